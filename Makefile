@@ -23,6 +23,10 @@ test: build
 sanitize: deps
 	$(MAKE) test BUILD=build-asan CMAKE_FLAGS="-DKUBELUA_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug"
 
+# The main job: the tutorial on a local kubesim, then a 401 explained.
+demo: build
+	tools/demo
+
 bench: build
 	tests/bench/run
 
