@@ -33,7 +33,8 @@ end
 -- The global flags every script accepts; a script may override the help
 -- text or default of -n/--namespace by declaring an option of that name.
 local GLOBAL = {
-  { "kubeconfig", metavar = "FILE", help = "path to the kubeconfig file (default: $KUBECONFIG, ~/.kube/config)" },
+  { "kubeconfig", metavar = "FILE",
+    help = "path to the kubeconfig file (default: $KUBECONFIG, ~/.kube/config)" },
   { "context", metavar = "NAME", help = "the kubeconfig context to use" },
   { "namespace", short = "n", metavar = "NS", help = "the namespace to work in" },
   { "v", type = "verbosity", metavar = "N", default = 0,
@@ -66,11 +67,18 @@ function M.parse_duration(s)
   return math.tointeger(total)
 end
 
---- Formats seconds as kubectl does ages: 45s, 12m, 3h, 5d (with one
---- sub-unit below 10 of the unit: 3h12m, 2d5h).
+--- Formats seconds as a Go duration without zero parts: 45s, 10m, 1h30m.
 function M.format_duration(sec)
-  sec = math.floor(sec)
-  if sec < 0 then sec = 0 end
+  sec = math.max(0, math.floor(sec))
+  if sec == 0 then return "0s" end
+  local h, m, s = sec // 3600, sec % 3600 // 60, sec % 60
+  return (h > 0 and (h .. "h") or "") .. (m > 0 and (m .. "m") or "")
+    .. (s > 0 and (s .. "s") or "")
+end
+
+--- Formats an age as kubectl does: 45s, 2m30s, 12m, 3h12m, 5d.
+function M.age(sec)
+  sec = math.max(0, math.floor(sec))
   if sec < 120 then return sec .. "s" end
   local m = sec // 60
   if m < 10 then
@@ -98,7 +106,7 @@ local function build_index(spec)
     local prev = long[name]
     if prev then -- a script redefines a global (e.g. -n's help or default)
       for k, v in pairs(o) do prev[k] = v end
-      prev.name, prev.type = name, t
+      prev.name, prev.type, prev.overridden = name, t, true
       return
     end
     local opt = {}
@@ -180,6 +188,10 @@ function M.parse_args(argv, spec)
   local _, long, short = build_index(spec)
   local values, args = {}, {}
   local i, n = 1, #argv
+  for j = 1, n do -- --help wins over any other problem, as with kubectl
+    if argv[j] == "--" then break end
+    if argv[j] == "--help" or argv[j] == "-h" then return { help = true, args = {} } end
+  end
   local only_args = false
   while i <= n do
     local a = argv[i]
@@ -327,7 +339,8 @@ function M.help(spec, argv)
     out[#out + 1] = title
     for _, o in ipairs(list) do
       if (o.global and not o.overridden) == global then
-        local line = ("  %-" .. width .. "s  %s%s"):format(flag_label(o), o.help or "", default_text(o))
+        local line = ("  %-" .. width .. "s  %s%s"):format(flag_label(o), o.help or "",
+          default_text(o))
         if o.required then line = line .. " (required)" end
         out[#out + 1] = line
       end
@@ -346,14 +359,10 @@ end
 --- Parses the script's `arg` against spec. Prints --help and exits 0 when
 --- asked; a usage error is one line on stderr and exit status 2.
 function M.parse(argv, spec)
-  for _, o in ipairs(spec.options or {}) do
-    for _, g in ipairs(GLOBAL) do
-      if (o[1] or o.name) == g[1] then o.overridden = true end
-    end
-  end
   local opts, err = M.parse_args(argv, spec)
   if not opts then
-    io.stderr:write(("error: %s (see 'kubelua %s --help')\n"):format(err, argv and argv[0] or script_name(argv)))
+    io.stderr:write(("error: %s (see 'kubelua %s --help')\n"):format(err,
+      argv and argv[0] or script_name(argv)))
     os.exit(M.EXIT_USAGE)
   end
   if opts.help then
@@ -486,7 +495,8 @@ function M.write_private(path, content)
   if dir == "" then dir = "/" end
   local base = path:match("([^/]*)$")
   if base == "" then return nil, ("cannot write %s: not a file name"):format(path) end
-  local p = io.popen("umask 077 && mktemp " .. M.shell_quote(dir .. "/." .. base .. ".XXXXXX") .. " 2>&1")
+  local template = M.shell_quote(dir .. "/." .. base .. ".XXXXXX")
+  local p = io.popen("umask 077 && mktemp " .. template .. " 2>&1")
   local tmp = p and p:read("l")
   local okp = p and p:close()
   if not okp or not tmp or tmp == "" then
