@@ -148,7 +148,8 @@ t.test("durations", function()
   for _, r in ipairs(fmt) do t.eq(cli.format_duration(r[1]), r[2], tostring(r[1])) end
   local ages = { { 5, "5s" }, { 119, "119s" }, { 150, "2m30s" }, { 600, "10m" },
                  { 3600, "60m" },
-                 { 7200, "120m" }, { 11520, "3h12m" }, { 86400 * 3, "3d" }, { 86400 * 10 + 3600, "10d" } }
+                 { 7200, "120m" }, { 11520, "3h12m" }, { 86400 * 3, "3d" },
+                 { 86400 * 10 + 3600, "10d" } }
   for _, r in ipairs(ages) do t.eq(cli.age(r[1]), r[2], tostring(r[1])) end
 end)
 
