@@ -1,0 +1,452 @@
+"""REST semantics of stored resources: create/get/list/update/patch/delete, dryRun,
+namespace lifecycle admission, optimistic concurrency and field ownership."""
+import base64
+import copy
+import json
+import random
+import time
+import uuid
+
+import yaml
+
+from . import errors as E
+from . import fields, kinds, patch as P
+from .resources import BY_PLURAL
+from .selectors import Selector
+
+NS = BY_PLURAL["namespaces"]
+_WITH_STATUS = {"Namespace", "Pod", "Service", "Deployment"}
+_RETURNS_OBJECT = {"Namespace", "Pod"}  # stores with ReturnDeletedObject
+_IMMORTAL = {"default", "kube-system", "kube-public"}
+_RBAC_KINDS = {"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"}
+PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json",
+               "application/strategic-merge-patch+json", "application/apply-patch+yaml",
+               "application/apply-patch+cbor")
+
+
+def now():
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _gen_suffix():
+    return "".join(random.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(5))
+
+
+def field_manager(query, user_agent):
+    fm = query.get("fieldManager")
+    if fm:
+        return fm
+    # the apiserver derives a manager from the User-Agent's first segment
+    return (user_agent or "unknown").split("/")[0] or "unknown"
+
+
+def dry_run(query):
+    vals = query.get_all("dryRun")
+    if not vals:
+        return False
+    for v in vals:
+        if v != "All":
+            raise E.invalid("DryRun", "", "", [E.unsupported("dryRun", v, ["All"])])  # UNCONFIRMED shape
+    return True
+
+
+class Query:
+    """Parsed query string with single- and multi-value access."""
+    __slots__ = ("_d",)
+
+    def __init__(self, d):
+        self._d = d
+
+    def get(self, k, default=None):
+        v = self._d.get(k)
+        return v[0] if v else default
+
+    def get_all(self, k):
+        return self._d.get(k) or []
+
+    def __contains__(self, k):
+        return k in self._d
+
+
+def _strip_meta(md):
+    for k in ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
+              "generation", "selfLink"):
+        md.pop(k, None)
+
+
+def _comparable(obj):
+    o = dict(obj)
+    md = dict(o.get("metadata") or {})
+    md.pop("resourceVersion", None)
+    md.pop("managedFields", None)
+    o["metadata"] = md
+    return o
+
+
+class API:
+    def __init__(self, store, authz):
+        self.store = store
+        self.authz = authz  # for escalation checks on RBAC writes
+
+    # ---- admission ----
+    def _admit_namespace(self, res, ns, name):
+        """NamespaceLifecycle admission for creates."""
+        if not res.namespaced:
+            return
+        nso = self.store.get(NS, "", ns)
+        if nso is None:
+            raise E.not_found("namespaces", "", ns)
+        if nso["metadata"].get("deletionTimestamp") or (nso.get("status") or {}).get("phase") == "Terminating":
+            raise E.forbidden_full(res.plural, res.group, name,
+                                   '%s is forbidden: unable to create new content in namespace %s because it is being terminated'
+                                   % ('%s "%s"' % (E.gr_string(res.plural, res.group), name) if name else E.gr_string(res.plural, res.group), ns),
+                                   causes=[{"reason": "NamespaceTerminating",
+                                            "message": "namespace %s is being terminated" % ns,
+                                            "field": "metadata.namespace"}])
+
+    def _escalation(self, res, obj, user, old=None):
+        if res.kind in _RBAC_KINDS:
+            self.authz.check_escalation(user, obj, old)
+
+    def _fix_namespace(self, res, obj, ns):
+        md = obj["metadata"]
+        if res.namespaced:
+            if md.get("namespace") and md["namespace"] != ns:
+                raise E.bad_request("the namespace of the provided object does not match the namespace sent on the request")
+            md["namespace"] = ns
+        else:
+            md.pop("namespace", None)  # cluster-scoped: silently cleared
+
+    def _typed(self, res, body):
+        if not isinstance(body, dict):
+            raise E.bad_request("the object provided is unrecognized")
+        kind = body.get("kind")
+        if kind and kind != res.kind:
+            raise E.bad_request('%s in version "%s" cannot be handled as a %s: no kind "%s" is registered for '
+                                'version "%s" in scheme "pkg/api/legacyscheme/scheme.go:30"'
+                                % (kind, body.get("apiVersion", res.version), res.kind, kind, body.get("apiVersion", res.version)))
+        obj = copy.deepcopy(body)
+        obj["apiVersion"] = res.api_version
+        obj["kind"] = res.kind
+        if not isinstance(obj.get("metadata"), dict):
+            obj["metadata"] = {}
+        return obj
+
+    # ---- create ----
+    def create(self, res, ns, body, query, user, user_agent):
+        dry = dry_run(query)
+        obj = self._typed(res, body)
+        md = obj["metadata"]
+        self._fix_namespace(res, obj, ns)
+        if md.get("resourceVersion"):
+            raise E.bad_request("resourceVersion should not be set on objects to be created")
+        if not md.get("name") and md.get("generateName"):
+            md["name"] = md["generateName"] + _gen_suffix()
+        name = md.get("name", "")
+        self._admit_namespace(res, ns, name)
+        errs = kinds.validate_name(res, name)
+        if errs:
+            raise E.invalid(res.kind, res.group, name, errs)
+        _strip_meta(md)
+        md["uid"] = str(uuid.uuid4())
+        md["creationTimestamp"] = now()
+        if res.kind == "Deployment":
+            md["generation"] = 1
+        if res.kind in _WITH_STATUS and res.kind != "Namespace":
+            obj.pop("status", None)
+        kinds.default(res, obj)
+        errs = kinds.validate(res, obj)
+        if errs:
+            raise E.invalid(res.kind, res.group, name, errs)
+        self._escalation(res, obj, user)
+        md.pop("managedFields", None)
+        fields.track_update(None, obj, field_manager(query, user_agent), res.api_version, md["creationTimestamp"])
+        if dry:
+            if self.store.get(res, ns, name) is not None:
+                raise E.already_exists(res.plural, res.group, name)
+            return obj
+        return self.store.create(res, obj)
+
+    # ---- read ----
+    def get(self, res, ns, name):
+        obj = self.store.get(res, ns, name)
+        if obj is None:
+            raise E.not_found(res.plural, res.group, name)
+        return obj
+
+    def list(self, res, ns, query):
+        sel = Selector(query.get("labelSelector"), query.get("fieldSelector"), res.kind)
+        items, rv = self.store.list(res, ns)
+        if not sel.empty():
+            items = [o for o in items if sel.match(o)]
+        start = query.get("continue")
+        if start:
+            try:
+                tok = json.loads(base64.b64decode(start))
+                after = tuple(tok["start"])
+            except (ValueError, KeyError, TypeError):
+                raise E.bad_request("continue key is not valid: illegal base64 data")
+            items = [o for o in items if (o["metadata"].get("namespace", ""), o["metadata"]["name"]) > after]
+        meta = {"resourceVersion": str(rv)}
+        try:
+            limit = int(query.get("limit") or 0)
+        except ValueError:
+            limit = 0
+        if limit > 0 and len(items) > limit:
+            last = items[limit - 1]["metadata"]
+            meta["continue"] = base64.b64encode(json.dumps(
+                {"v": "meta.k8s.io/v1", "rv": rv, "start": [last.get("namespace", ""), last["name"]]},
+                separators=(",", ":")).encode()).decode()
+            meta["remainingItemCount"] = len(items) - limit
+            items = items[:limit]
+        # items of built-in typed lists carry no kind/apiVersion
+        out = []
+        for o in items:
+            o = dict(o)
+            o.pop("kind", None)
+            o.pop("apiVersion", None)
+            out.append(o)
+        return {"kind": res.list_kind, "apiVersion": res.api_version, "metadata": meta, "items": out}
+
+    # ---- update ----
+    def _finish_update(self, res, old, obj, query, user, user_agent, dry, operation_fields=True):
+        md = obj["metadata"]
+        omd = old["metadata"]
+        if md.get("uid") and md["uid"] != omd["uid"]:
+            raise E.invalid(res.kind, res.group, omd["name"], [E.invalid_value("metadata.uid", md["uid"], "field is immutable")])
+        md["uid"] = omd["uid"]
+        md["creationTimestamp"] = omd["creationTimestamp"]
+        for k in ("deletionTimestamp", "deletionGracePeriodSeconds"):
+            if k in omd:
+                md[k] = omd[k]
+            else:
+                md.pop(k, None)
+        if res.kind in _WITH_STATUS:
+            if "status" in old:
+                obj["status"] = copy.deepcopy(old["status"])
+            else:
+                obj.pop("status", None)
+        kinds.default(res, obj, old)
+        if res.kind == "Deployment":
+            md["generation"] = omd.get("generation", 1) + (1 if obj.get("spec") != old.get("spec") else 0)
+        errs = kinds.validate(res, obj, old)
+        if errs:
+            raise E.invalid(res.kind, res.group, omd["name"], errs)
+        if _comparable(obj) == _comparable(old) and operation_fields:
+            return old  # no-op: nothing written, rv unchanged
+        self._escalation(res, obj, user, old)
+        if operation_fields:
+            if md.get("managedFields") == omd.get("managedFields"):
+                fields.track_update(old, obj, field_manager(query, user_agent), res.api_version, now())
+            elif not md.get("managedFields"):
+                md.pop("managedFields", None)
+        if dry:
+            return obj
+        return self.store.update(res, obj, expect_rv=omd["resourceVersion"])
+
+    def update(self, res, ns, name, body, query, user, user_agent):
+        dry = dry_run(query)
+        obj = self._typed(res, body)
+        md = obj["metadata"]
+        if md.get("name") and md["name"] != name:
+            raise E.bad_request("the name of the object (%s) does not match the name on the URL (%s)" % (md["name"], name))
+        md["name"] = name
+        self._fix_namespace(res, obj, ns)
+        old = self.get(res, ns, name)
+        rv = md.get("resourceVersion")
+        if rv and rv != old["metadata"]["resourceVersion"]:
+            raise E.conflict_modified(res.plural, res.group, name)
+        return self._finish_update(res, old, obj, query, user, user_agent, dry)
+
+    def update_status(self, res, ns, name, body, query):
+        """PUT .../status: only status changes."""
+        dry = dry_run(query)
+        old = self.get(res, ns, name)
+        obj = copy.deepcopy(old)
+        rv = (body.get("metadata") or {}).get("resourceVersion") if isinstance(body, dict) else None
+        if rv and rv != old["metadata"]["resourceVersion"]:
+            raise E.conflict_modified(res.plural, res.group, name)
+        obj["status"] = copy.deepcopy(body.get("status") or {})
+        if dry:
+            return obj
+        return self.store.update(res, obj, expect_rv=old["metadata"]["resourceVersion"])
+
+    # ---- patch ----
+    def patch(self, res, ns, name, ctype, raw, query, user, user_agent):
+        dry = dry_run(query)
+        ctype = (ctype or "").split(";")[0].strip().lower()
+        apply = ctype == "application/apply-patch+yaml"
+        if ctype not in PATCH_TYPES or ctype == "application/apply-patch+cbor":
+            raise E.unsupported_media('the body of the request was in an unknown format - accepted media types '
+                                      'include: application/json-patch+json, application/merge-patch+json, '
+                                      'application/apply-patch+yaml')
+        force = query.get("force")
+        if force is not None and not apply:
+            raise E.invalid("PatchOptions", "meta.k8s.io", "",
+                            [E.forbidden_field("force", "may not be specified for non-apply patch")])
+        if apply and not query.get("fieldManager"):
+            raise E.invalid("PatchOptions", "meta.k8s.io", "",
+                            [E.required("fieldManager", "is required for apply patch")])
+        try:
+            text = raw.decode("utf-8")
+            body = yaml.safe_load(text) if apply else json.loads(text)
+        except (UnicodeDecodeError, ValueError, yaml.YAMLError) as e:
+            raise E.bad_request("error decoding patch: %s" % str(e).splitlines()[0] if str(e) else "invalid patch")
+        force = force in ("true", "1", "True")
+        for attempt in range(5):
+            try:
+                return self._patch_once(res, ns, name, ctype, body, query, user, user_agent, dry, apply, force)
+            except E.APIError as e:
+                # a concurrent write between our read and CAS: re-read and re-apply, as the apiserver does
+                if e.code == 409 and e.reason == "Conflict" and getattr(e, "_cas", False) and attempt < 4:
+                    continue
+                raise
+
+    def _patch_once(self, res, ns, name, ctype, body, query, user, user_agent, dry, apply, force):
+        old = self.store.get(res, ns, name)
+        if apply:
+            if not isinstance(body, dict):
+                raise E.bad_request("error decoding YAML: the apply patch must be an object")
+            for f in ("apiVersion", "kind"):
+                if not body.get(f):
+                    raise E.bad_request("%s must be set in the apply patch" % f)  # UNCONFIRMED wording
+            cfg = copy.deepcopy(body)
+            cfg.setdefault("metadata", {})
+            if cfg["metadata"].get("name") and cfg["metadata"]["name"] != name:
+                raise E.bad_request("the name of the object (%s) does not match the name on the URL (%s)"
+                                    % (cfg["metadata"]["name"], name))
+            cfg["metadata"]["name"] = name
+            if res.namespaced:
+                cfg["metadata"]["namespace"] = ns
+            else:
+                cfg["metadata"].pop("namespace", None)
+            manager = query.get("fieldManager")
+            if old is None:
+                new = fields.apply(res, None, cfg, manager, force, now())
+                return self._create_applied(res, ns, new, user, dry)
+            new = fields.apply(res, old, cfg, manager, force, now())
+            new = self._typed(res, new)
+            try:
+                return self._finish_update(res, old, new, query, user, user_agent, dry, operation_fields=False) \
+                    if _comparable(new) != _comparable(old) else old
+            except E.APIError as e:
+                e._cas = True
+                raise
+        if old is None:
+            raise E.not_found(res.plural, res.group, name)
+        try:
+            if ctype == "application/json-patch+json":
+                new = P.json_patch(old, body)
+            elif ctype == "application/merge-patch+json":
+                if not isinstance(body, dict):
+                    raise P.PatchError("merge patch must be a JSON object")
+                new = P.merge_patch(copy.deepcopy(old), body)
+            else:
+                if not isinstance(body, dict):
+                    raise P.PatchError("strategic merge patch must be a JSON object")
+                new = P.strategic_merge(copy.deepcopy(old), body)
+        except P.PatchError as e:
+            raise E.APIError(422, "Invalid", str(e), {})
+        if not isinstance(new, dict):
+            raise E.bad_request("patch produced a non-object")
+        new = self._typed(res, new)
+        md = new["metadata"]
+        if md.get("name") != name:
+            raise E.bad_request("the name of the object (%s) does not match the name on the URL (%s)" % (md.get("name"), name))
+        self._fix_namespace(res, new, ns)
+        rv = md.get("resourceVersion")
+        if rv and rv != old["metadata"]["resourceVersion"]:
+            raise E.conflict_modified(res.plural, res.group, name)
+        try:
+            return self._finish_update(res, old, new, query, user, user_agent, dry)
+        except E.APIError as e:
+            e._cas = True
+            raise
+
+    def _create_applied(self, res, ns, obj, user, dry):
+        obj = self._typed(res, obj)
+        md = obj["metadata"]
+        name = md["name"]
+        self._admit_namespace(res, ns, name)
+        errs = kinds.validate_name(res, name)
+        if errs:
+            raise E.invalid(res.kind, res.group, name, errs)
+        md["uid"] = str(uuid.uuid4())
+        md["creationTimestamp"] = now()
+        if res.kind == "Deployment":
+            md["generation"] = 1
+        kinds.default(res, obj)
+        errs = kinds.validate(res, obj)
+        if errs:
+            raise E.invalid(res.kind, res.group, name, errs)
+        self._escalation(res, obj, user)
+        if dry:
+            return obj
+        return self.store.create(res, obj)
+
+    # ---- delete ----
+    def delete(self, res, ns, name, opts, query):
+        dry = dry_run(query) or (isinstance(opts, dict) and opts.get("dryRun") == ["All"])
+        old = self.get(res, ns, name)
+        pre = (opts or {}).get("preconditions") or {}
+        if pre.get("uid") and pre["uid"] != old["metadata"]["uid"]:
+            raise E.conflict(res.plural, res.group, name, "Precondition failed: UID in precondition: %s, UID in object meta: %s"
+                             % (pre["uid"], old["metadata"]["uid"]))
+        if pre.get("resourceVersion") and pre["resourceVersion"] != old["metadata"]["resourceVersion"]:
+            raise E.conflict(res.plural, res.group, name,
+                             "Precondition failed: ResourceVersion in precondition: %s, ResourceVersion in object meta: %s"
+                             % (pre["resourceVersion"], old["metadata"]["resourceVersion"]))
+        if res is NS:
+            return self._delete_namespace(old, dry)
+        if dry:
+            gone = old
+        else:
+            gone = self.store.delete(res, ns, name, expect_uid=old["metadata"]["uid"])
+        if res.kind in _RETURNS_OBJECT:
+            return gone
+        return self.success(res, name, old["metadata"]["uid"])
+
+    @staticmethod
+    def success(res, name, uid):
+        d = {"name": name}
+        if res.group:
+            d["group"] = res.group
+        d["kind"] = res.plural
+        d["uid"] = uid
+        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": d}
+
+    def _delete_namespace(self, old, dry):
+        name = old["metadata"]["name"]
+        if name in _IMMORTAL:
+            raise E.forbidden("namespaces", "", name, "this namespace may not be deleted")
+        if old["metadata"].get("deletionTimestamp"):
+            raise E.conflict("namespaces", "", name, "The system is ensuring all content is removed from this "
+                             "namespace.  Upon completion, this namespace will automatically be purged by the system.")
+        obj = copy.deepcopy(old)
+        obj["metadata"]["deletionTimestamp"] = now()
+        obj["status"] = dict(obj.get("status") or {}, phase="Terminating")
+        if dry:
+            return obj
+        return self.store.update(NS, obj, expect_rv=old["metadata"]["resourceVersion"])
+
+    def delete_collection(self, res, ns, query, opts):
+        dry = dry_run(query)
+        sel = Selector(query.get("labelSelector"), query.get("fieldSelector"), res.kind)
+        items, rv = self.store.list(res, ns)
+        gone = []
+        for o in items:
+            if not sel.match(o):
+                continue
+            if res is NS:
+                continue  # deletecollection is not served for namespaces
+            if not dry:
+                try:
+                    o = self.store.delete(res, o["metadata"].get("namespace", ""), o["metadata"]["name"])
+                except E.APIError:
+                    continue
+            o = dict(o)
+            o.pop("kind", None)
+            o.pop("apiVersion", None)
+            gone.append(o)
+        return {"kind": res.list_kind, "apiVersion": res.api_version,
+                "metadata": {"resourceVersion": str(self.store.current_rv())}, "items": gone}

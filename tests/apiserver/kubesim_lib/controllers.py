@@ -1,0 +1,193 @@
+"""The controllers a client can observe, run asynchronously like kube-controller-manager:
+
+- token controller: fills kubernetes.io/service-account-token Secrets after --token-delay,
+  deletes ones naming a missing SA (or an SA with another uid), and deletes an SA's token
+  Secrets when the SA goes;
+- namespace controller: after a DELETE, removes every object in the namespace, then the
+  namespace itself;
+- serviceaccount / root-ca publisher: SA "default" and ConfigMap kube-root-ca.crt in every
+  new namespace (no token Secrets: 1.24+ behaviour).
+"""
+import base64
+import copy
+import heapq
+import itertools
+import threading
+import time
+import uuid
+
+from . import errors as E
+from . import fields
+from .api import now
+from .kinds import SA_TOKEN
+from .resources import BY_PLURAL, STORED
+
+SECRET = BY_PLURAL["secrets"]
+SA = BY_PLURAL["serviceaccounts"]
+NS = BY_PLURAL["namespaces"]
+CM = BY_PLURAL["configmaps"]
+SA_NAME = "kubernetes.io/service-account.name"
+SA_UID = "kubernetes.io/service-account.uid"
+
+
+def new_object(res, ns, name, body, manager="kube-controller-manager"):
+    """A server-side created object with the system fields filled."""
+    obj = {"apiVersion": res.api_version, "kind": res.kind}
+    obj.update(copy.deepcopy(body))
+    md = obj.setdefault("metadata", {})
+    md["name"] = name
+    if res.namespaced:
+        md["namespace"] = ns
+    md["uid"] = str(uuid.uuid4())
+    md["creationTimestamp"] = now()
+    fields.track_update(None, obj, manager, res.api_version, md["creationTimestamp"])
+    return obj
+
+
+class Scheduler:
+    """One worker thread running delayed callbacks in due order."""
+
+    def __init__(self):
+        self._heap = []
+        self._seq = itertools.count()
+        self._cond = threading.Condition()
+        self._stop = False
+        self._busy = 0
+        threading.Thread(target=self._run, name="controllers", daemon=True).start()
+
+    def after(self, delay, fn, *args):
+        with self._cond:
+            heapq.heappush(self._heap, (time.monotonic() + delay, next(self._seq), fn, args))
+            self._cond.notify()
+
+    def stop(self):
+        with self._cond:
+            self._stop = True
+            self._cond.notify()
+
+    def _run(self):
+        while True:
+            with self._cond:
+                while not self._stop:
+                    if self._heap and self._heap[0][0] <= time.monotonic():
+                        break
+                    self._cond.wait(None if not self._heap else max(0.0, self._heap[0][0] - time.monotonic()))
+                if self._stop:
+                    return
+                _, _, fn, args = heapq.heappop(self._heap)
+            try:
+                fn(*args)
+            except E.APIError:
+                pass  # Conflict/NotFound: the next event will retry, as the real controllers do
+            except Exception:  # a controller bug must not kill the server
+                import traceback
+                traceback.print_exc()
+
+
+class Controllers:
+    def __init__(self, store, signer, ca_pem, token_delay=0.2, namespace_delay=0.3):
+        self.store, self.signer, self.ca_pem = store, signer, ca_pem
+        self.token_delay, self.namespace_delay = token_delay, namespace_delay
+        self.sched = Scheduler()
+        store.listeners.append(self._on_event)
+
+    def stop(self):
+        self.sched.stop()
+
+    # ---- event routing (called under the store lock: only schedule here) ----
+    def _on_event(self, ev):
+        res = ev.resource
+        if res is SECRET and ev.type != "DELETED" and ev.obj.get("type") == SA_TOKEN:
+            md = ev.obj["metadata"]
+            self.sched.after(self.token_delay, self.sync_token_secret, md["namespace"], md["name"])
+        elif res is SA:
+            md = ev.obj["metadata"]
+            if ev.type == "DELETED":
+                self.sched.after(self.token_delay, self.sa_deleted, md["namespace"], md["name"], md["uid"])
+            elif ev.type == "ADDED":
+                self.sched.after(self.token_delay, self.sa_added, md["namespace"], md["name"])
+        elif res is NS:
+            md = ev.obj["metadata"]
+            if ev.type == "ADDED":
+                self.sched.after(0.0, self.namespace_added, md["name"])
+            elif ev.type == "MODIFIED" and md.get("deletionTimestamp") and not (ev.old or {}).get("metadata", {}).get("deletionTimestamp"):
+                self.sched.after(self.namespace_delay, self.finalize_namespace, md["name"])
+
+    # ---- token controller ----
+    def sync_token_secret(self, ns, name):
+        sec = self.store.get(SECRET, ns, name)
+        if sec is None or sec.get("type") != SA_TOKEN:
+            return
+        ann = sec["metadata"].get("annotations") or {}
+        sa = self.store.get(SA, ns, ann.get(SA_NAME, ""))
+        if sa is None or (ann.get(SA_UID) and ann[SA_UID] != sa["metadata"]["uid"]):
+            self.store.delete(SECRET, ns, name, expect_uid=sec["metadata"]["uid"])
+            return
+        data = sec.get("data") or {}
+        ca = base64.b64encode(self.ca_pem).decode()
+        nsb = base64.b64encode(ns.encode()).decode()
+        if data.get("token") and data.get("ca.crt") == ca and data.get("namespace") == nsb and ann.get(SA_UID):
+            return
+        new = copy.deepcopy(sec)
+        new_data = dict(data)
+        new_data["ca.crt"] = ca
+        new_data["namespace"] = nsb
+        if not data.get("token"):
+            tok = self.signer.legacy_token(ns, sa["metadata"]["name"], sa["metadata"]["uid"], name)
+            new_data["token"] = base64.b64encode(tok.encode()).decode()
+        new["data"] = new_data
+        new["metadata"].setdefault("annotations", {})[SA_UID] = sa["metadata"]["uid"]
+        new["metadata"]["annotations"][SA_NAME] = sa["metadata"]["name"]
+        fields.track_update(sec, new, "kube-controller-manager", "v1", now())
+        # PUT with the rv we read; a Conflict is dropped and the resulting event re-queues us
+        self.store.update(SECRET, new, expect_rv=sec["metadata"]["resourceVersion"])
+
+    def _token_secrets(self, ns, sa_name):
+        items, _ = self.store.list(SECRET, ns)
+        return [s for s in items if s.get("type") == SA_TOKEN
+                and (s["metadata"].get("annotations") or {}).get(SA_NAME) == sa_name]
+
+    def sa_added(self, ns, name):
+        for s in self._token_secrets(ns, name):
+            self.sync_token_secret(ns, s["metadata"]["name"])
+
+    def sa_deleted(self, ns, name, uid):
+        for s in self._token_secrets(ns, name):
+            su = (s["metadata"].get("annotations") or {}).get(SA_UID)
+            if su in (None, "", uid) or self.store.get(SA, ns, name) is None:
+                try:
+                    self.store.delete(SECRET, ns, s["metadata"]["name"], expect_uid=s["metadata"]["uid"])
+                except E.APIError:
+                    pass
+
+    # ---- namespace controllers ----
+    def namespace_added(self, ns):
+        nso = self.store.get(NS, "", ns)
+        if nso is None or nso["metadata"].get("deletionTimestamp"):
+            return
+        for res, name, body, mgr in (
+                (SA, "default", {}, "kube-controller-manager"),
+                (CM, "kube-root-ca.crt", {"data": {"ca.crt": self.ca_pem.decode()}}, "kube-controller-manager")):
+            if self.store.get(res, ns, name) is None:
+                try:
+                    self.store.create(res, new_object(res, ns, name, body, mgr))
+                except E.APIError:
+                    pass
+
+    def finalize_namespace(self, ns):
+        nso = self.store.get(NS, "", ns)
+        if nso is None or not nso["metadata"].get("deletionTimestamp"):
+            return
+        for res in STORED:
+            if not res.namespaced:
+                continue
+            items, _ = self.store.list(res, ns)
+            for o in items:
+                try:
+                    self.store.delete(res, ns, o["metadata"]["name"])
+                except E.APIError:
+                    pass
+        try:
+            self.store.delete(NS, "", ns, expect_uid=nso["metadata"]["uid"])
+        except E.APIError:
+            pass

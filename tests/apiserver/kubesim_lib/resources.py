@@ -1,0 +1,82 @@
+"""The resource types kubesim serves: names, scope, verbs, and what discovery says about them."""
+
+RW_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+CREATE_ONLY = ["create"]
+
+
+class Resource:
+    __slots__ = ("group", "version", "plural", "singular", "kind", "namespaced", "verbs",
+                 "short_names", "categories", "subresources", "stored", "gv", "list_kind",
+                 "api_version", "prefix")
+
+    def __init__(self, group, version, plural, kind, namespaced, verbs=RW_VERBS, short=(),
+                 categories=(), subresources=(), stored=True):
+        self.group, self.version, self.plural, self.kind = group, version, plural, kind
+        self.singular = kind.lower()
+        self.namespaced, self.verbs = namespaced, list(verbs)
+        self.short_names, self.categories = list(short), list(categories)
+        # (name, responseKind group, version, kind, verbs)
+        self.subresources = list(subresources)
+        self.stored = stored  # review APIs are never stored
+        self.api_version = self.gv = group + "/" + version if group else version
+        self.list_kind = kind + "List"
+        self.prefix = "/apis/" + self.gv if group else "/api/" + version
+
+    def __repr__(self):
+        return "<Resource %s %s>" % (self.gv, self.plural)
+
+
+RBAC = "rbac.authorization.k8s.io"
+AUTHZ = "authorization.k8s.io"
+AUTHN = "authentication.k8s.io"
+
+_ALL = [
+    Resource("", "v1", "configmaps", "ConfigMap", True, short=["cm"]),
+    Resource("", "v1", "endpoints", "Endpoints", True, short=["ep"]),
+    Resource("", "v1", "namespaces", "Namespace", False, ["create", "delete", "get", "list", "patch", "update", "watch"],
+             short=["ns"], subresources=[("finalize", "", "v1", "Namespace", ["update"]),
+                                         ("status", "", "v1", "Namespace", ["get", "patch", "update"])]),
+    Resource("", "v1", "pods", "Pod", True, short=["po"], categories=["all"],
+             subresources=[("status", "", "v1", "Pod", ["get", "patch", "update"])]),
+    Resource("", "v1", "secrets", "Secret", True),
+    Resource("", "v1", "serviceaccounts", "ServiceAccount", True, short=["sa"],
+             subresources=[("token", AUTHN, "v1", "TokenRequest", ["create"])]),
+    Resource("", "v1", "services", "Service", True, ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
+             short=["svc"], categories=["all"],
+             subresources=[("status", "", "v1", "Service", ["get", "patch", "update"])]),
+    Resource("apps", "v1", "deployments", "Deployment", True, short=["deploy"], categories=["all"],
+             subresources=[("scale", "autoscaling", "v1", "Scale", ["get", "patch", "update"]),
+                           ("status", "apps", "v1", "Deployment", ["get", "patch", "update"])]),
+    Resource(AUTHN, "v1", "selfsubjectreviews", "SelfSubjectReview", False, CREATE_ONLY, stored=False),
+    Resource(AUTHN, "v1", "tokenreviews", "TokenReview", False, CREATE_ONLY, stored=False),
+    Resource(AUTHZ, "v1", "localsubjectaccessreviews", "LocalSubjectAccessReview", True, CREATE_ONLY, stored=False),
+    Resource(AUTHZ, "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview", False, CREATE_ONLY, stored=False),
+    Resource(AUTHZ, "v1", "selfsubjectrulesreviews", "SelfSubjectRulesReview", False, CREATE_ONLY, stored=False),
+    Resource(AUTHZ, "v1", "subjectaccessreviews", "SubjectAccessReview", False, CREATE_ONLY, stored=False),
+    Resource(RBAC, "v1", "clusterrolebindings", "ClusterRoleBinding", False),
+    Resource(RBAC, "v1", "clusterroles", "ClusterRole", False),
+    Resource(RBAC, "v1", "rolebindings", "RoleBinding", True),
+    Resource(RBAC, "v1", "roles", "Role", True),
+]
+
+# group order as a real 1.32 server lists them (core first, then by priority)
+GROUP_ORDER = ["", "apps", AUTHN, AUTHZ, RBAC]
+
+BY_GV_PLURAL = {(r.gv, r.plural): r for r in _ALL}
+BY_PLURAL = {r.plural: r for r in _ALL}  # plurals are unique among our types
+BY_KIND = {r.kind: r for r in _ALL}
+STORED = [r for r in _ALL if r.stored]
+ALL = _ALL
+
+
+def by_group_version():
+    """[(group, version, [resources])] in discovery order."""
+    out = []
+    for g in GROUP_ORDER:
+        rs = sorted((r for r in _ALL if r.group == g), key=lambda r: r.plural)
+        out.append((g, "v1", rs))
+    return out
+
+
+def lookup(gv, plural):
+    return BY_GV_PLURAL.get((gv, plural))
