@@ -13,6 +13,7 @@ from . import errors as E
 from . import fields, kinds, patch as P
 from .resources import BY_PLURAL
 from .selectors import Selector
+from .store import normalize
 
 NS = BY_PLURAL["namespaces"]
 _WITH_STATUS = {"Namespace", "Pod", "Service", "Deployment"}
@@ -164,7 +165,7 @@ class API:
         if dry:
             if self.store.get(res, ns, name) is not None:
                 raise E.already_exists(res.plural, res.group, name)
-            return obj
+            return normalize(obj)
         return self.store.create(res, obj)
 
     # ---- read ----
@@ -241,7 +242,7 @@ class API:
             elif not md.get("managedFields"):
                 md.pop("managedFields", None)
         if dry:
-            return obj
+            return normalize(obj)
         return self.store.update(res, obj, expect_rv=omd["resourceVersion"])
 
     def update(self, res, ns, name, body, query, user, user_agent):
@@ -381,7 +382,7 @@ class API:
             raise E.invalid(res.kind, res.group, name, errs)
         self._escalation(res, obj, user)
         if dry:
-            return obj
+            return normalize(obj)
         return self.store.create(res, obj)
 
     # ---- delete ----

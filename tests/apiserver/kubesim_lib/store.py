@@ -9,6 +9,26 @@ import threading
 from . import errors
 
 
+_META_ORDER = ("name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
+               "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels", "annotations",
+               "ownerReferences", "finalizers", "managedFields")
+_META_RANK = {k: i for i, k in enumerate(_META_ORDER)}
+
+
+def normalize(obj):
+    """Key order of a Go-serialised object: kind, apiVersion, metadata (ObjectMeta order), ..., status."""
+    out = {"kind": obj.get("kind"), "apiVersion": obj.get("apiVersion")}
+    md = obj.get("metadata") or {}
+    md.setdefault("resourceVersion", "")  # placeholder keeps its place; the store fills it
+    out["metadata"] = {k: md[k] for k in sorted(md, key=lambda k: _META_RANK.get(k, 99))}
+    for k, v in obj.items():
+        if k not in ("kind", "apiVersion", "metadata", "status"):
+            out[k] = v
+    if "status" in obj:
+        out["status"] = obj["status"]
+    return out
+
+
 class Event:
     __slots__ = ("rv", "resource", "type", "obj", "old")
 
@@ -58,6 +78,7 @@ class Store:
         self.cond.notify_all()
 
     def create(self, res, obj):
+        obj = normalize(obj)
         md = obj["metadata"]
         key = (md.get("namespace", ""), md["name"])
         with self.lock:
@@ -72,6 +93,7 @@ class Store:
 
     def update(self, res, obj, expect_rv=None):
         """Replace the stored object. expect_rv (a string) makes it a compare-and-swap."""
+        obj = normalize(obj)
         md = obj["metadata"]
         key = (md.get("namespace", ""), md["name"])
         with self.lock:

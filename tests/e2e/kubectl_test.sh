@@ -1,0 +1,106 @@
+#!/bin/bash
+# Beyond the tutorial: whoami, create token, get -w, api-resources, namespace deletion, lifecycle errors.
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+
+kubectl create namespace team-a >/dev/null
+kubectl create serviceaccount bot -n team-a >/dev/null
+
+out=$(kubectl auth whoami --token=ignored 2>&1)
+expect_match "client cert wins over --token (x509 authenticator first)" "Username +kubernetes-admin" "$out"
+# auth whoami: admin client certificate, then a TokenRequest token
+out=$(kubectl auth whoami 2>&1)
+expect_match "whoami (client cert)" "Username +kubernetes-admin" "$out"
+expect_match "whoami groups" 'Groups +\[system:masters system:authenticated\]' "$out"
+
+tok=$(kubectl create token bot -n team-a 2>&1)
+# kubectl sends the kubeconfig's client certificate along with --token, and the apiserver's
+# x509 authenticator wins; token tests therefore use a kubeconfig without a user
+cat > "$KUBESIM_DIR/nouser.kubeconfig" <<EOF2
+apiVersion: v1
+kind: Config
+clusters:
+- cluster:
+    certificate-authority: $KUBESIM_DIR/ca.crt
+    server: $KUBESIM_URL
+  name: kubesim
+contexts:
+- context:
+    cluster: kubesim
+  name: kubesim
+current-context: kubesim
+EOF2
+tk() { kubectl --kubeconfig="$KUBESIM_DIR/nouser.kubeconfig" "$@"; }
+expect_match "create token prints a JWT" '^eyJ[^.]+\.[^.]+\.[^.]+$' "$tok"
+out=$(tk auth whoami --token="$tok" 2>&1)
+expect_match "whoami --token" "Username +system:serviceaccount:team-a:bot" "$out"
+expect_match "whoami --token groups" 'Groups +\[system:serviceaccounts system:serviceaccounts:team-a system:authenticated\]' "$out"
+out=$(tk auth whoami --token="not-a-token" 2>&1); rc=$?
+expect_eq "whoami with a bad token" "error: You must be logged in to the server (Unauthorized)" "$out"
+expect_eq "whoami with a bad token exits 1" "1" "$rc"
+
+out=$(kubectl create token bot -n team-a --duration=5m 2>&1); rc=$?
+expect_match "create token below 10m is refused" 'may not specify a duration less than 10 minutes' "$out"
+out=$(kubectl create token nobody -n team-a 2>&1)
+expect_eq "create token for a missing SA" 'error: failed to create token: serviceaccounts "nobody" not found' "$out"
+
+# the bound token: fresh SA has only discovery/basic-user, so listing pods is forbidden
+out=$(tk get pods -n team-a --token="$tok" 2>&1)
+expect_eq "SA token forbidden to list pods" 'Error from server (Forbidden): pods is forbidden: User "system:serviceaccount:team-a:bot" cannot list resource "pods" in API group "" in the namespace "team-a"' "$out"
+
+# api-resources: the whole table, rbac and authorization groups included
+out=$(kubectl api-resources 2>&1)
+expect_match "api-resources header" "^NAME +SHORTNAMES +APIVERSION +NAMESPACED +KIND" "$out"
+expect_match "api-resources deployments" "deployments +deploy +apps/v1 +true +Deployment" "$out"
+expect_match "api-resources selfsubjectaccessreviews" "selfsubjectaccessreviews +authorization.k8s.io/v1 +false +SelfSubjectAccessReview" "$out"
+
+# get -w: the initial list, then an event, bounded by --request-timeout
+( sleep 1; kubectl create configmap watched -n team-a --from-literal=k=v >/dev/null ) &
+out=$(timeout 20 kubectl get configmaps -n team-a -w --request-timeout=3s 2>/dev/null)
+wait
+expect_match "get -w shows kube-root-ca.crt" "kube-root-ca.crt" "$out"
+expect_match "get -w shows the new configmap" "watched +1 " "$out"
+
+out=$(kubectl get sa -n team-a -o name 2>&1 | sort | tr '\n' ' ')
+expect_eq "namespace has default SA (no token secrets)" "serviceaccount/bot serviceaccount/default " "$out"
+out=$(kubectl get secrets -n team-a 2>&1)
+expect_eq "no auto-created token secrets" "No resources found in team-a namespace." "$out"
+
+# creating in a namespace that does not exist
+out=$(kubectl create configmap x -n nope 2>&1)
+expect_eq "create in a missing namespace" 'error: failed to create configmap: namespaces "nope" not found' "$out"
+
+# delete namespace: prints at once, waits until it is gone; creating inside while terminating is refused
+kubectl create namespace doomed >/dev/null
+kubectl create configmap keep -n doomed --from-literal=a=b >/dev/null
+KUBESIM_PROBE=$(mktemp)
+(
+    # hit the namespace while it is Terminating
+    for _ in $(seq 1 100); do
+        if [ "$(kubectl get ns doomed -o jsonpath='{.status.phase}' 2>/dev/null)" = "Terminating" ]; then
+            kubectl create configmap late -n doomed --from-literal=a=b >"$KUBESIM_PROBE" 2>&1
+            break
+        fi
+        sleep 0.02
+    done
+) &
+out=$(timeout 30 kubectl delete namespace doomed 2>&1); rc=$?
+wait
+expect_eq "delete namespace" 'namespace "doomed" deleted' "$out"
+expect_eq "delete namespace exits 0" "0" "$rc"
+expect_eq "create in a terminating namespace" 'error: failed to create configmap: configmaps "late" is forbidden: unable to create new content in namespace doomed because it is being terminated' "$(cat "$KUBESIM_PROBE")"
+rm -f "$KUBESIM_PROBE"
+out=$(kubectl get ns doomed 2>&1)
+expect_eq "namespace is gone" 'Error from server (NotFound): namespaces "doomed" not found' "$out"
+out=$(kubectl delete namespace default 2>&1)
+expect_eq "default namespace is immortal" 'Error from server (Forbidden): namespaces "default" is forbidden: this namespace may not be deleted' "$out"
+
+# impersonation without the permission: a fresh SA may not impersonate
+out=$(tk auth can-i list pods --as=alice --token="$tok" 2>&1 | tail -1)
+expect_eq "impersonation needs the impersonate verb" 'Error from server (Forbidden): users "alice" is forbidden: User "system:serviceaccount:team-a:bot" cannot impersonate resource "users" in API group "" at the cluster scope' "$out"
+
+# the request log records what kubectl sent (and never a bearer token)
+expect_match "requests.jsonl has the namespace POST" '"method":"POST","path":"/api/v1/namespaces"' "$(cat "$KUBESIM_DIR/requests.jsonl")"
+if grep -q "$tok" "$KUBESIM_DIR/requests.jsonl"; then fail "a token leaked into requests.jsonl"; else pass "no token in requests.jsonl"; fi
+
+finish
