@@ -668,7 +668,7 @@ static void enc_path(struct encoder *e, luaL_Buffer *b)
   for(i = n - 1; i >= 0; i--) {
     if(n > 24 && i == n - 13) {
       luaL_addstring(b, "...");
-      i = 12;
+      i = 11;
     }
     enc_path_elem(e->L, b, v[i]);
   }
