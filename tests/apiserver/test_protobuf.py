@@ -148,6 +148,22 @@ class Captures(unittest.TestCase):
                              {"kind": "ServiceAccount", "name": "api-service-account",
                               "namespace": "devops-tools"}],
                 "roleRef": {"apiGroup": G, "kind": "ClusterRole", "name": "view"}},
+            "kubectl-create-deployment.pb": {
+                "kind": "Deployment", "apiVersion": "apps/v1",
+                "metadata": {"name": "nginx", "namespace": "devops-tools",
+                             "labels": {"app": "nginx"}},
+                "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "nginx"}},
+                         "template": {"metadata": {"labels": {"app": "nginx"}},
+                                      "spec": {"containers": [{
+                                          "name": "nginx", "image": "nginx:1.27",
+                                          "ports": [{"containerPort": 80}]}]}}}},
+            "kubectl-create-service-clusterip.pb": {
+                "kind": "Service", "apiVersion": "v1",
+                "metadata": {"name": "web", "namespace": "devops-tools",
+                             "labels": {"app": "web"}},
+                "spec": {"ports": [{"name": "80-8080", "protocol": "TCP", "port": 80,
+                                    "targetPort": 8080}],
+                         "selector": {"app": "web"}, "type": "ClusterIP"}},
         }
         for name, expected in want.items():
             with self.subTest(name):
@@ -168,7 +184,7 @@ class Captures(unittest.TestCase):
         files = sorted(glob.glob(os.path.join(HERE, "fixtures", "*.pb")))
         with open(os.path.join(HERE, "fixtures", "kubectl-protobuf-requests.json")) as f:
             index = json.load(f)["requests"]
-        self.assertGreaterEqual(len(index), 21)
+        self.assertGreaterEqual(len(index), 23)
         for name in index:
             self.assertTrue(os.path.exists(os.path.join(HERE, "fixtures", name)), name)
         by_name = {os.path.basename(p): p for p in files}
@@ -360,6 +376,82 @@ class Kinds(unittest.TestCase):
         got = pb.decode(envelope("rbac.authorization.k8s.io/v1", "Role", gogo_meta("r", "ns") + rule))
         self.assertEqual(got["rules"][0]["apiGroups"], ["", "apps"])
 
+    def test_deployment_and_pod_spec(self):
+        env = [msg(7, ld(1, "A"), ld(2, "B")),
+               msg(7, ld(1, "POD"), msg(3, msg(1, ld(1, "v1"), ld(2, "metadata.name")))),
+               msg(7, ld(1, "PW"), msg(3, msg(4, msg(1, ld(1, "db-secret")), ld(2, "pw"),
+                                             vi(3, 0))))]
+        container = msg(2, ld(1, "app"), ld(2, "img:1"), ld(3, "sleep"), ld(4, "3600"), ld(5, ""),
+                        msg(6, ld(1, "http"), vi(2, 0), vi(3, 8080), ld(4, "TCP"), ld(5, "")),
+                        *env,
+                        msg(8, msg(1, ld(1, "cpu"), msg(2, ld(1, "500m"))),
+                            msg(2, ld(1, "memory"), msg(2, ld(1, "64Mi")))),
+                        msg(9, ld(1, "data"), vi(2, 1), ld(3, "/data")),
+                        ld(13, ""), ld(14, "IfNotPresent"), vi(16, 0), vi(17, 0), vi(18, 1),
+                        ld(20, ""))
+        pod_spec = msg(2, container, ld(3, "Always"), vi(4, 30), ld(6, ""),
+                       entry(7, "disk", "ssd"), ld(8, "api-service-account"), ld(9, ""),
+                       vi(11, 0), vi(21, 0),
+                       msg(22, ld(1, "k"), ld(2, "Exists"), ld(3, ""), ld(4, "NoSchedule")))
+        spec = msg(2, vi(1, 0), msg(2, entry(1, "app", "a")),
+                   msg(3, msg(1, ld(1, ""), entry(11, "app", "a")), pod_spec),
+                   msg(4, ld(1, "RollingUpdate"),
+                       msg(2, msg(1, vi(1, 1), vi(2, 0), ld(3, "25%")),
+                           msg(2, vi(1, 0), vi(2, 2), ld(3, "")))),
+                   vi(5, 0), vi(7, 0))
+        status = msg(3, vi(1, 0), vi(2, 0), vi(3, 0), vi(4, 0), vi(5, 0), vi(7, 0))
+        got = pb.decode(envelope("apps/v1", "Deployment", gogo_meta("d", "ns") + spec + status))
+        self.assertEqual(got, {
+            "kind": "Deployment", "apiVersion": "apps/v1",
+            "metadata": {"name": "d", "namespace": "ns"},
+            "spec": {
+                "replicas": 0,
+                "selector": {"matchLabels": {"app": "a"}},
+                "template": {
+                    "metadata": {"labels": {"app": "a"}},
+                    "spec": {
+                        "containers": [{
+                            "name": "app", "image": "img:1", "command": ["sleep"],
+                            "args": ["3600"],
+                            "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}],
+                            "env": [{"name": "A", "value": "B"},
+                                    {"name": "POD", "valueFrom": {"fieldRef": {
+                                        "apiVersion": "v1", "fieldPath": "metadata.name"}}},
+                                    {"name": "PW", "valueFrom": {"secretKeyRef": {
+                                        "name": "db-secret", "key": "pw", "optional": False}}}],
+                            "resources": {"limits": {"cpu": "500m"},
+                                          "requests": {"memory": "64Mi"}},
+                            "volumeMounts": [{"name": "data", "readOnly": True,
+                                              "mountPath": "/data"}],
+                            "imagePullPolicy": "IfNotPresent", "tty": True}],
+                        "restartPolicy": "Always", "terminationGracePeriodSeconds": 30,
+                        "nodeSelector": {"disk": "ssd"},
+                        "serviceAccountName": "api-service-account",
+                        "automountServiceAccountToken": False,
+                        "tolerations": [{"key": "k", "operator": "Exists",
+                                         "effect": "NoSchedule"}]}},
+                "strategy": {"type": "RollingUpdate",
+                             "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": 2}}}})
+        got = pb.decode(envelope("v1", "Pod", gogo_meta("p", "ns") + pod_spec))
+        self.assertEqual(got["spec"]["containers"][0]["name"], "app")
+
+    def test_service(self):
+        raw = gogo_meta("web", "ns") + msg(2, msg(1, ld(1, "https"), ld(2, "TCP"), vi(3, 443),
+                                                 msg(4, vi(1, 1), vi(2, 0), ld(3, "https")),
+                                                 vi(5, 30443)),
+                                           entry(2, "app", "web"), ld(3, "10.96.0.10"),
+                                           ld(18, "10.96.0.10"), ld(4, "NodePort"),
+                                           ld(19, "IPv4"), ld(17, "SingleStack"),
+                                           ld(22, "Cluster"), vi(12, 0), vi(13, 0)) + \
+            msg(3, msg(1))
+        self.assertEqual(pb.decode(envelope("v1", "Service", raw)), {
+            "kind": "Service", "apiVersion": "v1", "metadata": {"name": "web", "namespace": "ns"},
+            "spec": {"ports": [{"name": "https", "protocol": "TCP", "port": 443,
+                                "targetPort": "https", "nodePort": 30443}],
+                     "selector": {"app": "web"}, "clusterIP": "10.96.0.10",
+                     "clusterIPs": ["10.96.0.10"], "type": "NodePort", "ipFamilies": ["IPv4"],
+                     "ipFamilyPolicy": "SingleStack", "internalTrafficPolicy": "Cluster"}})
+
     def test_delete_options(self):
         raw = vi(1, 0) + msg(2, ld(1, "u1")) + ld(4, "Background") + ld(5, "All")
         self.assertEqual(pb.decode(envelope("meta.k8s.io/v1", "DeleteOptions", raw)), {
@@ -419,7 +511,7 @@ class Garbage(unittest.TestCase):
             ("bad magic", b"k8s\x01" + ns, "magic"),
             ("magic only", pb.MAGIC, "apiVersion/kind"),
             ("no kind", pb.MAGIC + msg(1, ld(1, "v1")) + ld(2, ns), "apiVersion/kind"),
-            ("unknown kind", envelope("v1", "Pod", ns), "no protobuf schema for v1, Kind=Pod"),
+            ("unknown kind", envelope("v1", "Node", ns), "no protobuf schema for v1, Kind=Node"),
             ("unknown version", envelope("v2", "Namespace", ns), "no protobuf schema"),
             ("gzip", envelope("v1", "Namespace", ns, "gzip"), "contentEncoding"),
             ("json content type", envelope("v1", "Namespace", ns, "", "application/json"),

@@ -1,6 +1,9 @@
 """Decoder for Kubernetes protobuf request bodies (Content-Type
 application/vnd.kubernetes.protobuf), as kubectl 1.32's typed clients send
-them (create namespace/serviceaccount/token, auth can-i, auth whoami).
+them: create namespace/serviceaccount/token/secret/configmap/role/
+clusterrole/rolebinding/clusterrolebinding/deployment/service, auth can-i
+(SelfSubjectAccessReview, and SelfSubjectRulesReview for --list), auth
+whoami; plus SubjectAccessReview, TokenReview, Pod and DeleteOptions.
 
     decode(body: bytes) -> dict     # the JSON-equivalent object
 
@@ -38,8 +41,10 @@ PTR = 2   # Go pointer / optional: keep even when zero-valued
 
 # Message schemas: message -> list of (field number, json name, type, flags),
 # in Go struct (= JSON) order. A type is a scalar ("string", "bytes", "int64",
-# "int32", "bool"), "time" (metav1.Time), "fieldsV1" (raw JSON), "map:<value
-# type>" (map<string, V> with V in string, bytes, extra), or a message name.
+# "int32", "bool"), "time" (metav1.Time), "fieldsV1" (raw JSON), "intstr"
+# (IntOrString: int or str), "quantity" (resource.Quantity: str), "map:<value
+# type>" (map<string, V> with V in string, bytes, quantity, extra), or a
+# message name. A field named "" is an embedded struct, inlined in JSON.
 SCHEMAS = {
     # --- k8s.io/apimachinery/pkg/apis/meta/v1
     "ObjectMeta": [
@@ -146,6 +151,204 @@ SCHEMAS = {
         (4, "immutable", "bool", PTR),
         (2, "data", "map:string", 0),
         (3, "binaryData", "map:bytes", 0),
+    ],
+    # Service (kubectl create service ...), core/v1
+    "Service": [
+        (1, "metadata", "ObjectMeta", 0),
+        (2, "spec", "ServiceSpec", 0),
+        (3, "status", "ServiceStatus", 0),
+    ],
+    "ServiceSpec": [
+        (1, "ports", "ServicePort", REP),
+        (2, "selector", "map:string", 0),
+        (3, "clusterIP", "string", 0),
+        (18, "clusterIPs", "string", REP),
+        (4, "type", "string", 0),
+        (5, "externalIPs", "string", REP),
+        (7, "sessionAffinity", "string", 0),
+        (8, "loadBalancerIP", "string", 0),
+        (9, "loadBalancerSourceRanges", "string", REP),
+        (10, "externalName", "string", 0),
+        (11, "externalTrafficPolicy", "string", 0),
+        (12, "healthCheckNodePort", "int32", 0),
+        (13, "publishNotReadyAddresses", "bool", 0),
+        (19, "ipFamilies", "string", REP),
+        (17, "ipFamilyPolicy", "string", PTR),
+        (20, "allocateLoadBalancerNodePorts", "bool", PTR),
+        (21, "loadBalancerClass", "string", PTR),
+        (22, "internalTrafficPolicy", "string", PTR),
+        (23, "trafficDistribution", "string", PTR),
+    ],
+    "ServicePort": [
+        (1, "name", "string", 0),
+        (2, "protocol", "string", 0),
+        (6, "appProtocol", "string", PTR),
+        (3, "port", "int32", 0),
+        (4, "targetPort", "intstr", 0),
+        (5, "nodePort", "int32", 0),
+    ],
+    "ServiceStatus": [
+        (1, "loadBalancer", "LoadBalancerStatus", 0),
+    ],
+    "LoadBalancerStatus": [
+        (1, "ingress", "LoadBalancerIngress", REP),
+    ],
+    "LoadBalancerIngress": [
+        (1, "ip", "string", 0),
+        (2, "hostname", "string", 0),
+        (3, "ipMode", "string", PTR),
+    ],
+    # Pod and the parts of PodSpec that kubectl's generators set (volumes,
+    # probes, affinity and security contexts are not decoded: skipped)
+    "Pod": [
+        (1, "metadata", "ObjectMeta", 0),
+        (2, "spec", "PodSpec", 0),
+    ],
+    "PodTemplateSpec": [
+        (1, "metadata", "ObjectMeta", 0),
+        (2, "spec", "PodSpec", 0),
+    ],
+    "PodSpec": [
+        (20, "initContainers", "Container", REP),
+        (2, "containers", "Container", REP),
+        (3, "restartPolicy", "string", 0),
+        (4, "terminationGracePeriodSeconds", "int64", PTR),
+        (5, "activeDeadlineSeconds", "int64", PTR),
+        (6, "dnsPolicy", "string", 0),
+        (7, "nodeSelector", "map:string", 0),
+        (8, "serviceAccountName", "string", 0),
+        (9, "serviceAccount", "string", 0),
+        (21, "automountServiceAccountToken", "bool", PTR),
+        (10, "nodeName", "string", 0),
+        (11, "hostNetwork", "bool", 0),
+        (12, "hostPID", "bool", 0),
+        (13, "hostIPC", "bool", 0),
+        (27, "shareProcessNamespace", "bool", PTR),
+        (15, "imagePullSecrets", "LocalObjectReference", REP),
+        (16, "hostname", "string", 0),
+        (17, "subdomain", "string", 0),
+        (19, "schedulerName", "string", 0),
+        (22, "tolerations", "Toleration", REP),
+        (24, "priorityClassName", "string", 0),
+        (25, "priority", "int32", PTR),
+        (29, "runtimeClassName", "string", PTR),
+        (30, "enableServiceLinks", "bool", PTR),
+        (31, "preemptionPolicy", "string", PTR),
+        (35, "setHostnameAsFQDN", "bool", PTR),
+        (37, "hostUsers", "bool", PTR),
+    ],
+    "Container": [
+        (1, "name", "string", 0),
+        (2, "image", "string", 0),
+        (3, "command", "string", REP),
+        (4, "args", "string", REP),
+        (5, "workingDir", "string", 0),
+        (6, "ports", "ContainerPort", REP),
+        (7, "env", "EnvVar", REP),
+        (8, "resources", "ResourceRequirements", 0),
+        (24, "restartPolicy", "string", PTR),
+        (9, "volumeMounts", "VolumeMount", REP),
+        (13, "terminationMessagePath", "string", 0),
+        (20, "terminationMessagePolicy", "string", 0),
+        (14, "imagePullPolicy", "string", 0),
+        (16, "stdin", "bool", 0),
+        (17, "stdinOnce", "bool", 0),
+        (18, "tty", "bool", 0),
+    ],
+    "ContainerPort": [
+        (1, "name", "string", 0),
+        (2, "hostPort", "int32", 0),
+        (3, "containerPort", "int32", 0),
+        (4, "protocol", "string", 0),
+        (5, "hostIP", "string", 0),
+    ],
+    "EnvVar": [
+        (1, "name", "string", 0),
+        (2, "value", "string", 0),
+        (3, "valueFrom", "EnvVarSource", PTR),
+    ],
+    "EnvVarSource": [
+        (1, "fieldRef", "ObjectFieldSelector", PTR),
+        (2, "resourceFieldRef", "ResourceFieldSelector", PTR),
+        (3, "configMapKeyRef", "KeySelector", PTR),
+        (4, "secretKeyRef", "KeySelector", PTR),
+    ],
+    "ObjectFieldSelector": [
+        (1, "apiVersion", "string", 0),
+        (2, "fieldPath", "string", 0),
+    ],
+    "ResourceFieldSelector": [
+        (1, "containerName", "string", 0),
+        (2, "resource", "string", 0),
+        (3, "divisor", "quantity", 0),
+    ],
+    "KeySelector": [  # ConfigMapKeySelector / SecretKeySelector (LocalObjectReference inlined)
+        (1, "", "LocalObjectReference", 0),
+        (2, "key", "string", 0),
+        (3, "optional", "bool", PTR),
+    ],
+    "ResourceRequirements": [
+        (1, "limits", "map:quantity", 0),
+        (2, "requests", "map:quantity", 0),
+    ],
+    "VolumeMount": [
+        (1, "name", "string", 0),
+        (2, "readOnly", "bool", 0),
+        (7, "recursiveReadOnly", "string", PTR),
+        (3, "mountPath", "string", 0),
+        (4, "subPath", "string", 0),
+        (5, "mountPropagation", "string", PTR),
+        (6, "subPathExpr", "string", 0),
+    ],
+    "Toleration": [
+        (1, "key", "string", 0),
+        (2, "operator", "string", 0),
+        (3, "value", "string", 0),
+        (4, "effect", "string", 0),
+        (5, "tolerationSeconds", "int64", PTR),
+    ],
+    # --- k8s.io/api/apps/v1 (kubectl create deployment)
+    "Deployment": [
+        (1, "metadata", "ObjectMeta", 0),
+        (2, "spec", "DeploymentSpec", 0),
+        (3, "status", "DeploymentStatus", 0),
+    ],
+    "DeploymentSpec": [
+        (1, "replicas", "int32", PTR),
+        (2, "selector", "LabelSelector", PTR),
+        (3, "template", "PodTemplateSpec", 0),
+        (4, "strategy", "DeploymentStrategy", 0),
+        (5, "minReadySeconds", "int32", 0),
+        (6, "revisionHistoryLimit", "int32", PTR),
+        (7, "paused", "bool", 0),
+        (9, "progressDeadlineSeconds", "int32", PTR),
+    ],
+    "DeploymentStrategy": [
+        (1, "type", "string", 0),
+        (2, "rollingUpdate", "RollingUpdateDeployment", PTR),
+    ],
+    "RollingUpdateDeployment": [
+        (1, "maxUnavailable", "intstr", PTR),
+        (2, "maxSurge", "intstr", PTR),
+    ],
+    "DeploymentStatus": [
+        (1, "observedGeneration", "int64", 0),
+        (2, "replicas", "int32", 0),
+        (3, "updatedReplicas", "int32", 0),
+        (7, "readyReplicas", "int32", 0),
+        (4, "availableReplicas", "int32", 0),
+        (5, "unavailableReplicas", "int32", 0),
+        (9, "terminatingReplicas", "int32", PTR),
+        (6, "conditions", "DeploymentCondition", REP),
+        (8, "collisionCount", "int32", PTR),
+    ],
+    "DeploymentCondition": [
+        (1, "type", "string", 0),
+        (2, "status", "string", 0),
+        (6, "lastUpdateTime", "time", 0),
+        (7, "lastTransitionTime", "time", 0),
+        (4, "reason", "string", 0),
+        (5, "message", "string", 0),
     ],
     # --- k8s.io/api/authentication/v1
     "TokenRequest": [
@@ -323,6 +526,9 @@ KINDS = {
     ("v1", "ServiceAccount"): "ServiceAccount",
     ("v1", "Secret"): "Secret",
     ("v1", "ConfigMap"): "ConfigMap",
+    ("v1", "Service"): "Service",
+    ("v1", "Pod"): "Pod",
+    ("apps/v1", "Deployment"): "Deployment",
     ("v1", "DeleteOptions"): "DeleteOptions",
     ("meta.k8s.io/v1", "DeleteOptions"): "DeleteOptions",
     ("authentication.k8s.io/v1", "TokenRequest"): "TokenRequest",
@@ -450,6 +656,28 @@ def _time(buf, span, what):
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _quantity(buf, span, what):
+    """resource.Quantity{1 string} -> its string form."""
+    value = ""
+    for num, wt, val in _fields(buf, span[0], span[1], what):
+        if num == 1 and wt == 2:
+            value = _text(buf, val, what)
+    return value
+
+
+def _intstr(buf, span, what):
+    """intstr.IntOrString{1 type, 2 intVal, 3 strVal} -> int or str."""
+    typ, ival, sval = 0, 0, ""
+    for num, wt, val in _fields(buf, span[0], span[1], what):
+        if num == 1 and wt == 0:
+            typ = _signed64(val)
+        elif num == 2 and wt == 0:
+            ival = _signed32(val)
+        elif num == 3 and wt == 2:
+            sval = _text(buf, val, what)
+    return sval if typ == 1 else ival
+
+
 def _map_entry(buf, span, vtype, what):
     key, value = "", None
     for num, wt, val in _fields(buf, span[0], span[1], what):
@@ -464,6 +692,8 @@ def _map_entry(buf, span, vtype, what):
             value = _text(buf, val, what + "[" + key + "]")
         elif vtype == "bytes":
             value = base64.b64encode(bytes(buf[val[0]:val[1]])).decode("ascii")
+        elif vtype == "quantity":
+            value = _quantity(buf, val, what)
         elif vtype == "extra":  # ExtraValue{repeated string items = 1}
             value = []
             for n2, wt2, v2 in _fields(buf, val[0], val[1], what):
@@ -476,8 +706,11 @@ def _map_entry(buf, span, vtype, what):
     return key, value
 
 
+_LEN_TYPES = ("string", "bytes", "rawbytes", "time", "fieldsV1", "intstr", "quantity")
+
+
 def _scalar(buf, typ, wt, val, what):
-    if typ in ("string", "bytes", "rawbytes", "time", "fieldsV1") or typ in _BY_NUMBER:
+    if typ in _LEN_TYPES or typ in _BY_NUMBER:
         if wt != 2:
             raise ValueError("protobuf: %s: wire type %d, want length-delimited" % (what, wt))
         if typ == "string":
@@ -488,6 +721,10 @@ def _scalar(buf, typ, wt, val, what):
             return bytes(buf[val[0]:val[1]])
         if typ == "time":
             return _time(buf, val, what)
+        if typ == "intstr":
+            return _intstr(buf, val, what)
+        if typ == "quantity":
+            return _quantity(buf, val, what)
         if typ == "fieldsV1":
             raw = None
             for num, wt2, v2 in _fields(buf, val[0], val[1], what):
@@ -559,7 +796,10 @@ def _message(buf, start, end, name, depth):
         # wire = set), e.g. automountServiceAccountToken: false
         if _is_zero(v) and (v is None or not _PTR_KEYS[name].get(key)):
             continue
-        out[key] = v
+        if key == "":
+            out.update(v)  # an embedded (inlined) struct
+        else:
+            out[key] = v
     return out
 
 
