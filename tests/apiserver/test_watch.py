@@ -1,0 +1,128 @@
+"""kubesim: watch streams (initial events, resume, 410 Gone, bookmarks, selectors, timeouts)."""
+import http.client
+import json
+import threading
+import time
+import unittest
+
+from kubesim_lib.testing import Sim
+
+CM = "/api/v1/namespaces/w/configmaps"
+
+
+class WatchStream:
+    """Reads a watch response line by line on its own connection (bounded by the server timeout)."""
+
+    def __init__(self, sim, path):
+        self.c = http.client.HTTPSConnection("127.0.0.1", sim.port, context=sim.ctx, timeout=15)
+        self.c.request("GET", path, headers={"Authorization": "Bearer " + sim.admin_token})
+        self.r = self.c.getresponse()
+        self.status = self.r.status
+
+    def events(self, n=None, until=None):
+        out = []
+        while n is None or len(out) < n:
+            line = self.r.readline()
+            if not line:
+                break
+            ev = json.loads(line)
+            out.append(ev)
+            if until and until(ev):
+                break
+        return out
+
+    def close(self):
+        self.c.close()
+
+
+def names(evs):
+    return [(e["type"], e["object"]["metadata"].get("name")) for e in evs]
+
+
+class WatchTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.s = Sim("--history", "50", "--bookmark-interval", "0.3")
+        cls.s.ns("w")
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.s.stop() == 0
+
+    def test_initial_then_live(self):
+        self.s.post(CM, {"metadata": {"name": "a", "labels": {"t": "live"}}})
+        w = WatchStream(self.s, CM + "?watch=1&labelSelector=t%3Dlive&timeoutSeconds=5")
+        self.assertEqual(w.status, 200)
+        self.assertEqual(w.r.getheader("Transfer-Encoding"), "chunked")
+        self.assertEqual(names(w.events(1)), [("ADDED", "a")])
+        self.s.post(CM, {"metadata": {"name": "b", "labels": {"t": "live"}}})
+        self.s.post(CM, {"metadata": {"name": "other"}})
+        self.s.patch(CM + "/b", {"data": {"k": "v"}})
+        self.s.patch(CM + "/b", {"metadata": {"labels": {"t": "gone"}}})  # leaves the selection
+        self.s.delete(CM + "/a")
+        evs = w.events(4)
+        self.assertEqual(names(evs), [("ADDED", "b"), ("MODIFIED", "b"), ("DELETED", "b"), ("DELETED", "a")])
+        self.assertEqual(evs[0]["object"]["kind"], "ConfigMap")  # event objects carry kind
+        w.close()
+
+    def test_resume_from_resource_version(self):
+        rv = self.s.post(CM, {"metadata": {"name": "r1"}}).json["metadata"]["resourceVersion"]
+        self.s.post(CM, {"metadata": {"name": "r2"}})
+        self.s.delete(CM + "/r1")
+        w = WatchStream(self.s, CM + "?watch=true&resourceVersion=%s&timeoutSeconds=2" % rv)
+        evs = w.events(2)
+        self.assertEqual(names(evs), [("ADDED", "r2"), ("DELETED", "r1")])
+        self.assertGreater(int(evs[1]["object"]["metadata"]["resourceVersion"]), int(rv))
+        w.close()
+
+    def test_too_old_resource_version(self):
+        for i in range(60):  # overflow the 50-event history
+            self.s.post(CM, {"metadata": {"name": "old%d" % i}})
+        w = WatchStream(self.s, CM + "?watch=1&resourceVersion=1&timeoutSeconds=2")
+        self.assertEqual(w.status, 200)
+        evs = w.events()
+        self.assertEqual(len(evs), 1)
+        self.assertEqual(evs[0]["type"], "ERROR")
+        st = evs[0]["object"]
+        self.assertEqual((st["kind"], st["code"], st["reason"]), ("Status", 410, "Expired"))
+        self.assertTrue(st["message"].startswith("too old resource version: 1 ("))
+        w.close()
+
+    def test_bookmarks_and_timeout(self):
+        rv = self.s.get(CM).json["metadata"]["resourceVersion"]
+        t0 = time.monotonic()
+        w = WatchStream(self.s, "/api/v1/namespaces?watch=1&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=1" % rv)
+        evs = w.events()
+        took = time.monotonic() - t0
+        self.assertLess(took, 5)
+        self.assertGreaterEqual(took, 0.9)
+        bms = [e for e in evs if e["type"] == "BOOKMARK"]
+        self.assertTrue(bms)
+        self.assertEqual(set(bms[0]["object"]), {"kind", "apiVersion", "metadata"})
+        self.assertEqual(bms[0]["object"]["kind"], "Namespace")
+        w.close()
+
+    def test_field_selector_single_object(self):
+        w = WatchStream(self.s, "/api/v1/namespaces?watch=1&fieldSelector=metadata.name%3Dwdoomed&timeoutSeconds=5")
+        self.s.ns("wdoomed")
+        self.s.ns("wother")
+        self.assertEqual(names(w.events(1)), [("ADDED", "wdoomed")])
+        self.s.delete("/api/v1/namespaces/wdoomed")
+        evs = w.events(until=lambda e: e["type"] == "DELETED")
+        self.assertEqual(evs[-1]["type"], "DELETED")
+        self.assertEqual(evs[0]["object"]["status"]["phase"], "Terminating")
+        w.close()
+
+    def test_send_initial_events(self):
+        self.s.post(CM, {"metadata": {"name": "si", "labels": {"si": "1"}}})
+        w = WatchStream(self.s, CM + "?watch=1&sendInitialEvents=true&allowWatchBookmarks=true"
+                                     "&resourceVersionMatch=NotOlderThan&labelSelector=si&timeoutSeconds=2")
+        evs = w.events(2)
+        self.assertEqual(evs[0]["type"], "ADDED")
+        self.assertEqual(evs[1]["type"], "BOOKMARK")
+        self.assertEqual(evs[1]["object"]["metadata"]["annotations"], {"k8s.io/initial-events-end": "true"})
+        w.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
