@@ -751,9 +751,12 @@ static int dec_parser_fail(lua_State *L, struct kl_yaml_dec *d)
       else if((c & 0xc0) != 0x80)
         mark.column++;
     }
-    if(p->problem_value != -1 && !strstr(problem, "UTF"))
-      return dec_fail(L, mark, "%s (#x%02X)", problem,
-                      (unsigned)p->problem_value);
+    if(p->problem_value != -1 && !strstr(problem, "UTF")) {
+      char hex[16];
+
+      snprintf(hex, sizeof(hex), "#x%02X", (unsigned)p->problem_value);
+      return dec_fail(L, mark, "%s (%s)", problem, hex);
+    }
   }
   else if(p->error == YAML_MEMORY_ERROR)
     return dec_fail(L, mark, "out of memory");
