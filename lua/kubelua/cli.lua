@@ -391,6 +391,13 @@ local function one_line(s)
 end
 M.one_line = one_line
 
+--- The one-line text of an error (object or string), without a leading
+--- "error: " (the error objects of kubelua print like kubectl, and the
+--- scripts add their own prefix).
+function M.message(err)
+  return (one_line(tostring(err)):gsub("^error: ", ""))
+end
+
 --- Prints `error: msg` (one line) on stderr and exits with status 1.
 function M.fail(msg, code)
   io.stdout:flush()
@@ -412,14 +419,14 @@ Expected.__tostring = function(e) return e.message end
 
 --- Raises an expected failure: `cli.main` turns it into one line and exit 1.
 function M.raise(msg)
-  error(setmetatable({ message = one_line(msg) }, Expected), 0)
+  error(setmetatable({ message = M.message(msg) }, Expected), 0)
 end
 
 --- Returns v when it is truthy; otherwise raises err (an error object or
 --- message), prefixed with `what` when given: `cli.check(c:get(...), "reading the Secret")`.
 function M.check(v, err, what)
   if v ~= nil and v ~= false then return v, err end
-  local msg = tostring(err == nil and "failed" or err)
+  local msg = err == nil and "failed" or M.message(err)
   if what then msg = what .. ": " .. msg end
   M.raise(msg)
 end
@@ -448,7 +455,7 @@ function M.main(fn, ...)
   if type(res) == "table" and res.bug then
     io.stderr:write("error: ", one_line(res.message), "\n", res.traceback, "\n")
   else
-    io.stderr:write("error: ", one_line(tostring(res)), "\n")
+    io.stderr:write("error: ", M.message(res), "\n")
   end
   os.exit(M.EXIT_FAILURE)
 end

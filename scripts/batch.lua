@@ -1,0 +1,269 @@
+-- The tutorial's setup for many namespaces at once: for each namespace, the
+-- namespace, a service account, a binding to a shared ClusterRole and the
+-- long-lived token Secret (waited on until filled), optionally a kubeconfig
+-- per namespace. Namespaces are handled in parallel; one failing does not
+-- stop the others; a second run changes nothing.
+--
+-- By default each service account is bound with a RoleBinding in its own
+-- namespace (its rights stop at the namespace); --cluster-wide uses a
+-- ClusterRoleBinding per namespace, as the tutorial does.
+local here = arg and arg[0] and arg[0]:match("^(.*)/[^/]*$") or "."
+package.path = here .. "/?.lua;" .. package.path
+
+local k8s = require "kubelua"
+local cli = require "kubelua.cli"
+local setup = require "lib.setup"
+local kubeconfig = require "lib.kubeconfig"
+
+local opts = cli.parse(arg, {
+  usage = "kubelua scripts/batch.lua (--count N --prefix P | --file F) [options]",
+  summary = "Set up a service account with a token in many namespaces, in parallel.",
+  description = "--file takes YAML (a list of names, or of {namespace, role, serviceAccount, "
+    .. "clusterWide}) or CSV\n(namespace[,role[,serviceAccount]] per line, an optional header "
+    .. "line). Roles: tutorial (the tutorial's\nClusterRole), read-only, or the name of an "
+    .. "existing ClusterRole.",
+  options = {
+    { "count", type = "int", min = 1, max = 10000, help = "how many namespaces: P-1 .. P-N" },
+    { "prefix", metavar = "P", help = "namespace name prefix (with --count)" },
+    { "file", short = "f", metavar = "F", help = "a YAML or CSV file of namespaces and roles" },
+    { "role", default = "tutorial",
+      help = "the default role: tutorial, read-only or a ClusterRole" },
+    { "service-account", metavar = "SA", default = "api-service-account",
+      help = "the default service account name" },
+    { "cluster-wide", type = "boolean",
+      help = "bind with ClusterRoleBindings (the tutorial's way) instead of RoleBindings" },
+    { "concurrency", short = "c", type = "int", min = 1, max = 256, default = 16,
+      help = "namespaces set up at once" },
+    { "kubeconfig-dir", metavar = "D", help = "write D/<namespace>.kubeconfig (0600) for each" },
+    { "timeout", type = "duration", default = 120, help = "how long to wait for each token" },
+  },
+  examples = {
+    "kubelua scripts/batch.lua --count 200 --prefix team --kubeconfig-dir ./kubeconfigs",
+    "kubelua scripts/batch.lua --file tenants.csv --concurrency 32",
+  },
+})
+
+local ROLE_MANIFESTS = {
+  tutorial = "clusterrole.yaml",
+  ["read-only"] = "clusterrole-read-only.yaml",
+}
+
+local function now()
+  local ok, client = pcall(require, "kubelua.client")
+  if ok and client.now then return client.now() end
+  return os.time()
+end
+
+local function bool_of(v, where)
+  if v == nil or v == "" then return nil end
+  if v == true or v == "true" or v == "yes" then return true end
+  if v == false or v == "false" or v == "no" then return false end
+  cli.raise(("%s: clusterWide must be true or false, not %q"):format(where, tostring(v)))
+end
+
+-- One entry: { namespace, role, service_account, cluster_wide, where }.
+local function entry(ns, role, sa, cluster_wide, where)
+  local ok, err = setup.check_namespace_name(ns)
+  if not ok then cli.raise(where .. ": " .. err) end
+  sa = (sa ~= nil and sa ~= "") and sa or opts["service-account"]
+  ok, err = setup.check_object_name(sa, "service account")
+  if not ok then cli.raise(where .. ": " .. err) end
+  role = (role ~= nil and role ~= "") and role or opts.role
+  ok, err = setup.check_object_name(role, "role")
+  if not ok then cli.raise(where .. ": " .. err) end
+  if cluster_wide == nil then cluster_wide = opts["cluster-wide"] or false end
+  return { namespace = ns, role = role, service_account = sa, cluster_wide = cluster_wide,
+    where = where }
+end
+
+local function read_csv(text, file)
+  local list, lineno = {}, 0
+  for line in (text .. "\n"):gmatch("([^\n]*)\n") do
+    lineno = lineno + 1
+    line = line:gsub("\r$", ""):gsub("^%s+", ""):gsub("%s+$", "")
+    if line ~= "" and not line:match("^#") then
+      local cells = {}
+      for cell in (line .. ","):gmatch("([^,]*),") do
+        cells[#cells + 1] = cell:gsub("^%s+", ""):gsub("%s+$", ""):gsub('^"(.*)"$', "%1")
+      end
+      if #cells > 4 then
+        cli.raise(("%s:%d: expected namespace[,role[,serviceAccount[,clusterWide]]], got %d "
+          .. "fields"):format(file, lineno, #cells))
+      end
+      local header = lineno == 1 and cells[1]:lower():match("^namespace")
+      if not header then
+        local where = ("%s:%d"):format(file, lineno)
+        list[#list + 1] = entry(cells[1], cells[2], cells[3], bool_of(cells[4], where), where)
+      end
+    end
+  end
+  return list
+end
+
+local function read_yaml(text, file)
+  local doc, err = k8s.yaml.decode(text)
+  if doc == nil then cli.raise(("%s: %s"):format(file, tostring(err))) end
+  if type(doc) == "table" and doc.namespaces then doc = doc.namespaces end
+  if type(doc) ~= "table" then
+    cli.raise(("%s: expected a list of namespaces (or {namespaces: [...]})"):format(file))
+  end
+  local list = {}
+  for i, e in ipairs(doc) do
+    local where = ("%s: entry %d"):format(file, i)
+    if type(e) == "string" then
+      list[#list + 1] = entry(e, nil, nil, nil, where)
+    elseif type(e) == "table" then
+      for k in pairs(e) do
+        if not ({ namespace = 1, name = 1, role = 1, serviceAccount = 1, clusterWide = 1 })[k] then
+          cli.raise(("%s: unknown field %q (namespace, role, serviceAccount, clusterWide)")
+            :format(where, tostring(k)))
+        end
+      end
+      list[#list + 1] = entry(e.namespace or e.name, e.role, e.serviceAccount,
+        bool_of(e.clusterWide, where), where)
+    else
+      cli.raise(("%s: expected a name or a mapping, got %s"):format(where, tostring(e)))
+    end
+  end
+  return list
+end
+
+local function entries()
+  if opts.file and (opts.count or opts.prefix) then
+    cli.raise("--file and --count/--prefix: choose one")
+  end
+  if opts.file then
+    local text = cli.check(cli.read_file(opts.file))
+    local list = opts.file:lower():match("%.csv$") and read_csv(text, opts.file)
+      or read_yaml(text, opts.file)
+    local seen = {}
+    for _, e in ipairs(list) do
+      if seen[e.namespace] then
+        cli.raise(("%s: namespace %s is listed twice (also at %s)"):format(e.where, e.namespace,
+          seen[e.namespace]))
+      end
+      seen[e.namespace] = e.where
+    end
+    if #list == 0 then cli.raise(opts.file .. ": no namespaces") end
+    return list
+  end
+  if not opts.count or not opts.prefix then
+    cli.raise("give --count N and --prefix P, or --file F (see --help)")
+  end
+  local list = {}
+  for i = 1, opts.count do
+    list[i] = entry(("%s-%d"):format(opts.prefix, i), nil, nil, nil, "--prefix")
+  end
+  return list
+end
+
+-- The shared ClusterRoles, applied once before the namespaces; a role that
+-- is not one of ours must exist.
+local function ensure_roles(c, list)
+  local names = {}
+  for _, e in ipairs(list) do
+    if not names[e.role] then
+      names[e.role] = true
+      local file = ROLE_MANIFESTS[e.role]
+      if file then
+        local docs = cli.check(setup.load_manifest(file))
+        local role = docs[1]
+        local binding = e.cluster_wide and { obj = { kind = "ClusterRoleBinding",
+          metadata = { name = "<namespace>-" .. setup.names{}.binding } } } or nil
+        for _, w in ipairs(setup.lint({ obj = role, source = file }, binding)) do cli.warn(w) end
+        local line, err = setup.apply(c, role)
+        if not line then cli.raise(err) end
+        io.stderr:write(line, "\n")
+      else
+        local _, err = c:get("rbac.authorization.k8s.io/v1", "ClusterRole", e.role)
+        if err then
+          cli.raise(k8s.errors.is(err, "NotFound") and ("ClusterRole %q not found (roles: "
+            .. "tutorial, read-only, or an existing ClusterRole)"):format(e.role) or err)
+        end
+      end
+    end
+  end
+end
+
+local function role_name(role)
+  local file = ROLE_MANIFESTS[role]
+  if not file then return role end
+  return setup.names{ read_only = role == "read-only" }.cluster_role
+end
+
+-- Everything for one namespace; returns a summary row or raises.
+local function one(c, e)
+  local names = setup.names{ namespace = e.namespace, name = e.service_account }
+  names.cluster_role = role_name(e.role)
+  if e.cluster_wide then names.binding = e.namespace .. "-" .. names.binding end
+  local objs = assert(setup.objects(names, { skip_role = true,
+    scope = e.cluster_wide and "cluster" or "namespace" }))
+  local counts = { created = 0, configured = 0, unchanged = 0 }
+  for _, o in ipairs(objs) do
+    local line, action = setup.apply(c, o.obj)
+    if not line then error(action, 0) end
+    local a = tostring(action):match("^%a+")
+    if a == "replaced" then a = "configured" end
+    counts[a] = (counts[a] or 0) + 1
+  end
+  local creds, err = setup.wait_token(c, names, opts.timeout)
+  if not creds then error(err, 0) end
+  local path
+  if opts["kubeconfig-dir"] then
+    path = opts["kubeconfig-dir"] .. "/" .. e.namespace .. ".kubeconfig"
+    local cfg = kubeconfig.build{ server = c.server, ca = creds.ca, namespace = e.namespace,
+      service_account = e.service_account, token = creds.token }
+    local ok, werr = cli.write_private(path, kubeconfig.encode(cfg))
+    if not ok then error(werr, 0) end
+  end
+  local result = counts.created > 0 and "created" or counts.configured > 0 and "configured"
+    or "unchanged"
+  return { result = result, kubeconfig = path, binding = (e.cluster_wide
+    and "clusterrolebinding/" or "rolebinding/") .. names.binding }
+end
+
+local function main()
+  local list = entries()
+  local c = cli.check(k8s.connect(cli.connect_options(opts)))
+  if opts["kubeconfig-dir"] then cli.check(cli.make_private_dir(opts["kubeconfig-dir"])) end
+  ensure_roles(c, list)
+  local started = now()
+  local progress = cli.progress(#list)
+  local parallel = k8s.parallel or require("kubelua.async").parallel
+  local results, errs = parallel(list, function(e) return one(c, e) end, {
+    concurrency = opts.concurrency,
+    progress = function(_, _, e, ok)
+      progress:step(e.namespace, ok)
+    end,
+  })
+  progress:done()
+  local elapsed = now() - started
+
+  local rows, failed, counts = {}, 0, { created = 0, configured = 0, unchanged = 0 }
+  for i, e in ipairs(list) do
+    local r = results[i]
+    local result, detail
+    if r then
+      result = r.result
+      counts[result] = counts[result] + 1
+      detail = r.kubeconfig or ""
+    else
+      failed = failed + 1
+      result = "failed"
+      detail = cli.one_line(tostring(errs[i] or "unknown error"))
+    end
+    rows[#rows + 1] = { e.namespace, e.service_account, role_name(e.role),
+      r and r.binding or "", result, detail }
+  end
+  cli.print_table({ "namespace", "service account", "role", "binding", "result",
+    opts["kubeconfig-dir"] and "kubeconfig/error" or "error" }, rows)
+  io.stdout:write(("%d namespaces: %d ready (%d created, %d configured, %d unchanged), "
+    .. "%d failed, in %.1fs\n"):format(#list, #list - failed, counts.created, counts.configured,
+    counts.unchanged, failed, elapsed))
+  if failed > 0 then
+    cli.raise(("%d of %d namespaces failed (see the table above)"):format(failed, #list))
+  end
+  return 0
+end
+
+cli.main(main)

@@ -1,0 +1,166 @@
+-- Removes what scripts/tutorial.lua or scripts/batch.lua created, and waits
+-- until namespaces are really gone. Only objects labelled
+-- app.kubernetes.io/managed-by=kubelua are removed unless --force is given;
+-- the built-in namespaces (default, kube-*) never are.
+--
+-- Without --prefix: the tutorial's objects (--namespace/--name as given to
+-- tutorial.lua). With --prefix P: every namespace P-* and ClusterRoleBinding
+-- P-* of batch.lua, then the shared ClusterRoles once nothing binds them.
+local here = arg and arg[0] and arg[0]:match("^(.*)/[^/]*$") or "."
+package.path = here .. "/?.lua;" .. package.path
+
+local k8s = require "kubelua"
+local cli = require "kubelua.cli"
+local setup = require "lib.setup"
+
+local opts = cli.parse(arg, {
+  usage = "kubelua scripts/teardown.lua [--prefix P] [--force]",
+  summary = "Delete what tutorial.lua (or batch.lua, with --prefix) created.",
+  options = {
+    { "namespace", short = "n", metavar = "NS", default = "devops-tools",
+      help = "the tutorial's namespace" },
+    { "name", metavar = "SA", default = "api-service-account",
+      help = "the tutorial's service account (as given to tutorial.lua --name)" },
+    { "prefix", metavar = "P", help = "remove batch.lua's namespaces P-* instead" },
+    { "force", type = "boolean", help = "also remove objects not labelled as created by kubelua" },
+    { "concurrency", short = "c", type = "int", min = 1, max = 256, default = 16,
+      help = "namespaces deleted at once (with --prefix)" },
+    { "timeout", type = "duration", default = 300,
+      help = "how long to wait for each namespace to be gone" },
+  },
+})
+
+local RBAC = "rbac.authorization.k8s.io/v1"
+local IMMORTAL = { default = true, ["kube-system"] = true, ["kube-public"] = true,
+  ["kube-node-lease"] = true }
+
+local tally = { deleted = 0, missing = 0, skipped = 0 }
+
+-- kubectl's words: namespace "x", clusterrole.rbac.authorization.k8s.io "y"
+local function kref(api_version, kind, name)
+  local g = setup.group_of(api_version)
+  return ("%s%s %q"):format(kind:lower(), g ~= "" and ("." .. g) or "", name)
+end
+
+-- Deletes one object if it is ours (or --force); prints kubectl's line.
+local function remove(c, api_version, kind, name, namespace)
+  local ref = kref(api_version, kind, name)
+  local obj, err = c:get(api_version, kind, name, { namespace = namespace })
+  if not obj then
+    if k8s.errors.is(err, "NotFound") then
+      tally.missing = tally.missing + 1
+      return "missing"
+    end
+    cli.raise(err)
+  end
+  if kind == "Namespace" and IMMORTAL[name] then
+    cli.warn(("%s kept: it is a built-in namespace"):format(ref))
+    tally.skipped = tally.skipped + 1
+    return "skipped"
+  end
+  if not opts.force and not setup.is_managed(obj) then
+    cli.warn(("%s kept: not labelled %s (not created by kubelua); use --force to delete it")
+      :format(ref, setup.SELECTOR))
+    tally.skipped = tally.skipped + 1
+    return "skipped"
+  end
+  local ok, derr = c:delete(api_version, kind, name, { namespace = namespace,
+    wait = true, timeout = opts.timeout, ignore_not_found = true })
+  if ok == nil then cli.raise(derr) end
+  tally.deleted = tally.deleted + 1
+  io.stdout:write(ref, " deleted\n")
+  io.stdout:flush()
+  return "deleted"
+end
+
+local function tutorial(c)
+  cli.check(setup.check_namespace_name(opts.namespace))
+  local names = setup.names{ namespace = opts.namespace, name = opts.name }
+  local ro = setup.names{ namespace = opts.namespace, name = opts.name, read_only = true }
+  remove(c, RBAC, "ClusterRoleBinding", names.binding)
+  remove(c, RBAC, "ClusterRole", names.cluster_role)
+  remove(c, RBAC, "ClusterRole", ro.cluster_role)
+  local ns_state = remove(c, "v1", "Namespace", names.namespace)
+  if ns_state ~= "deleted" and ns_state ~= "missing" then
+    -- the namespace stays: remove the account and its token one by one
+    remove(c, "v1", "Secret", names.secret, names.namespace)
+    remove(c, "v1", "ServiceAccount", names.service_account, names.namespace)
+  end
+end
+
+local function items_of(list)
+  return list and (list.items or list) or {}
+end
+
+local function with_prefix(c, api_version, kind)
+  local sel = not opts.force and setup.SELECTOR or nil
+  local list, err = c:list(api_version, kind, { label_selector = sel })
+  if not list then cli.raise(err) end
+  local out = {}
+  for _, o in ipairs(items_of(list)) do
+    local n = o.metadata.name
+    if n:sub(1, #opts.prefix + 1) == opts.prefix .. "-" then out[#out + 1] = n end
+  end
+  table.sort(out)
+  return out
+end
+
+local function batch(c)
+  local crbs = with_prefix(c, RBAC, "ClusterRoleBinding")
+  for _, n in ipairs(crbs) do remove(c, RBAC, "ClusterRoleBinding", n) end
+  local namespaces = with_prefix(c, "v1", "Namespace")
+  local progress = cli.progress(#namespaces)
+  local parallel = k8s.parallel or require("kubelua.async").parallel
+  local _, errs = parallel(namespaces, function(ns)
+    if IMMORTAL[ns] then return "skipped" end
+    local ok, err = c:delete("v1", "Namespace", ns, { wait = true, timeout = opts.timeout,
+      ignore_not_found = true })
+    if ok == nil then error(err, 0) end
+    return ok and "deleted" or "missing"
+  end, { concurrency = opts.concurrency, progress = function(_, _, ns, ok)
+    progress:step(ns, ok)
+  end })
+  progress:done()
+  local failed = 0
+  for i, ns in ipairs(namespaces) do
+    if errs[i] then
+      failed = failed + 1
+      io.stderr:write(("error: namespace %q: %s\n"):format(ns, cli.one_line(tostring(errs[i]))))
+    else
+      tally.deleted = tally.deleted + 1
+      io.stdout:write(("namespace %q deleted\n"):format(ns))
+    end
+  end
+  -- the shared ClusterRoles go when no binding uses them any more
+  local crb_all = items_of(c:list(RBAC, "ClusterRoleBinding"))
+  local rb_all = items_of(c:list(RBAC, "RoleBinding", { all_namespaces = true }))
+  local used = {}
+  for _, b in ipairs(crb_all) do used[b.roleRef.name] = true end
+  for _, b in ipairs(rb_all) do
+    if b.roleRef.kind == "ClusterRole" then used[b.roleRef.name] = true end
+  end
+  for _, ro in ipairs({ false, true }) do
+    local role = setup.names{ read_only = ro }.cluster_role
+    if not used[role] then remove(c, RBAC, "ClusterRole", role) end
+  end
+  return failed
+end
+
+local function main()
+  local copts = cli.connect_options(opts)
+  copts.namespace = nil -- -n names the tutorial's namespace, not the client's
+  local c = cli.check(k8s.connect(copts))
+  local failed = 0
+  if opts.prefix then
+    cli.check(setup.check_namespace_name(opts.prefix .. "-x"))
+    failed = batch(c)
+  else
+    tutorial(c)
+  end
+  io.stdout:write(("teardown: %d deleted, %d already gone, %d kept\n"):format(tally.deleted,
+    tally.missing, tally.skipped))
+  if failed > 0 then cli.raise(("%d namespaces could not be deleted"):format(failed)) end
+  return 0
+end
+
+cli.main(main)
