@@ -113,7 +113,8 @@ local function validate(c, names, creds)
     cli.raise("cannot build a client for the service account: " .. cli.message(err))
   end
   local tls = insecure
-    and "TLS NOT verified (--insecure-skip-tls-verify, like the tutorial's curl -k)" or "TLS verified with the Secret's ca.crt"
+    and "TLS NOT verified (--insecure-skip-tls-verify, like the tutorial's curl -k)"
+    or "TLS verified with the Secret's ca.crt"
   local resp, rerr = sa:request{ method = "GET", path = "/api/v1/namespaces" }
   if ca_file then os.remove(ca_file) end
   if not resp then
