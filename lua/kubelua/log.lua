@@ -184,21 +184,20 @@ function M.mask_body(body, hint, limit)
   if type(body) ~= "string" or body == "" then return "" end
   local j = json()
   local out = {}
-  local any_json = false
   if j and body:find("^%s*[{%[]") then
     for line in body:gmatch("[^\n]+") do
       local obj = j.decode(line)
       if type(obj) == "table" then
-        any_json = true
         local ok, s = pcall(j.encode, M.mask_object(obj, hint))
         out[#out + 1] = ok and s or M.MASK
       elseif line:find("%S") then
-        -- not decodable (cut short?): a Secret's text can never be shown
-        out[#out + 1] = (hint and hint.secret) and M.MASK or M.scrub(line)
+        -- not decodable (cut short?): its fields cannot be told apart, so
+        -- none of it is shown
+        out[#out + 1] = ("<masked: %d bytes of undecodable JSON>"):format(#line)
       end
     end
   end
-  if any_json then return truncate(M.scrub(table.concat(out, "\n")), limit) end
+  if #out > 0 then return truncate(M.scrub(table.concat(out, "\n")), limit) end
   if (hint and hint.secret) or body:find('"kind"%s*:%s*"Secret') then return M.MASK end
   return truncate(M.scrub(body), limit)
 end
