@@ -78,7 +78,7 @@ class Sim:
             self._conns[id(ctx)] = c
         return c
 
-    def request(self, method, path, body=None, token="admin", headers=None, ctype=None, ctx=None, raw=False):
+    def request(self, method, path, body=None, token="admin", headers=None, ctype=None, ctx=None, retry=True):
         """token: "admin" (static admin token), None (anonymous), or a token string."""
         h = {"Accept": "application/json"}
         if token == "admin":
@@ -99,7 +99,7 @@ class Sim:
             except (http.client.HTTPException, ConnectionError, ssl.SSLError):
                 c.close()
                 self._conns.pop(id(ctx or self.ctx), None)
-                if attempt:
+                if attempt or not retry:
                     raise
 
     # shorthands
