@@ -462,7 +462,7 @@ static const char *curl_code_words(CURLcode c)
     return "TLS handshake failed";
   case CURLE_SSL_CERTPROBLEM:
   case CURLE_SSL_CLIENTCERT:
-    return "TLS client certificate rejected";
+    return "could not use the TLS client certificate";
   case CURLE_SSL_CACERT_BADFILE:
     return "could not load CA certificates";
   case CURLE_SSL_CIPHER:
@@ -535,7 +535,10 @@ static void push_transport_error(lua_State *L, struct kl_request *r)
   while(n > 0 && (detail[n - 1] == '\n' || detail[n - 1] == ' '))
     n--;
   lua_pushlstring(L, detail, n);
-  kl_error_new(L, "transport", c, "%s: %s", curl_code_words(c),
+  kl_error_new(L, "transport", c, "%s: %s",
+               strncmp(detail, "CONNECT tunnel failed", 21) == 0
+                 ? "proxy error" /* the proxy refused the tunnel */
+                 : curl_code_words(c),
                lua_tostring(L, -1));
   lua_remove(L, -2);
   lua_pushstring(L, curl_code_name(c));
