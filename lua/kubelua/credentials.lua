@@ -175,9 +175,9 @@ local function run_exec(self)
   local e = secret[self].exec
   local interactive = false
   if e.interactive_mode == "IfAvailable" then
-    interactive = self._isatty()
+    interactive = (self._isatty or stdin_is_tty)()
   elseif e.interactive_mode == "Always" then
-    if not self._isatty() then
+    if not (self._isatty or stdin_is_tty)() then
       return exec_error(self,
         "exec plugin cannot support interactive mode: standard input is not a terminal")
     end
@@ -263,7 +263,7 @@ end
 local function exec_creds(self)
   local s = secret[self]
   local c = s.cached
-  if c and (c.exp == nil or self._now() <= c.exp) then return c end
+  if c and (c.exp == nil or (self._now or os.time)() <= c.exp) then return c end
   s.cached = nil
   local fresh, err = run_exec(self)
   if not fresh then return nil, err end
@@ -307,8 +307,8 @@ function M.new(spec, opts)
     kind = spec.kind,
     origin = spec.origin or "kubeconfig",
     _note = spec.note,
-    _now = opts.now or os.time,
-    _isatty = opts.isatty or stdin_is_tty,
+    _now = opts.now, -- nil: os.time (functions stay off the object when unset,
+    _isatty = opts.isatty, -- so that it encodes as JSON without its secrets)
     _runs = 0,
   }, Credentials)
   local s = { token = spec.token, token_file = spec.token_file, username = spec.username,
