@@ -1758,6 +1758,17 @@ struct kentry {
   int idx; /* position in the keys/values scratch tables */
 };
 
+static int kentry_bytes_cmp(const void *pa, const void *pb)
+{
+  const struct kentry *a = pa, *b = pb;
+  size_t m = a->n < b->n ? a->n : b->n;
+  int c = memcmp(a->s, b->s, m);
+
+  if(c)
+    return c;
+  return a->n < b->n ? -1 : a->n > b->n;
+}
+
 static int kentry_cmp(const void *pa, const void *pb)
 {
   const struct kentry *a = pa, *b = pb;
@@ -1849,6 +1860,10 @@ static void enc_mapping(lua_State *L, struct kl_yaml_enc *e, int idx)
     ents[i].idx = i + 1;
     lua_pop(L, 1);
   }
+  /* go-yaml's order is not a total order for every set of keys (digits
+   * against punctuation), so its result depends on the order the keys come
+   * in; sorting bytewise first makes ours deterministic. */
+  qsort(ents, (size_t)n, sizeof(*ents), kentry_bytes_cmp);
   qsort(ents, (size_t)n, sizeof(*ents), kentry_cmp);
   for(i = 1; i < n; i++)
     if(ents[i].n == ents[i - 1].n && !memcmp(ents[i].s, ents[i - 1].s,
