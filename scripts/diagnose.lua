@@ -1,0 +1,534 @@
+-- Explains why a bearer token gets 401 Unauthorized or 403 Forbidden, the way
+-- the tutorial's last commenter needed. It reads the token (never printing
+-- it), makes the request with it, and when that fails finds the cause:
+--   * the token is still base64-encoded (a Secret's data.token, not decoded)
+--   * it is not a JWT at all (truncated, wrapped, a wrong copy)
+--   * it has expired, or is not valid yet
+--   * it was issued for another audience (TokenReview says so)
+--   * its Secret or service account was deleted, or deleted and recreated
+--     (uid mismatch), found through TokenReview and the live objects
+--   * the server URL is unreachable, or its TLS certificate does not match
+--     the CA in use
+--   * it authenticates, but the user lacks the verb/resource/group asked for
+-- Server-side checks use the current kubeconfig's credentials (TokenReview,
+-- the live objects, the bindings); without them the script says what it
+-- could not check. Exit status: 0 the token works, 1 a problem was found.
+local here = arg and arg[0] and arg[0]:match("^(.*)/[^/]*$") or "."
+package.path = here .. "/?.lua;" .. package.path
+
+local k8s = require "kubelua"
+local cli = require "kubelua.cli"
+
+local opts = cli.parse(arg, {
+  usage = "kubelua scripts/diagnose.lua (--token T | --token-file F | TOKEN) [--server URL]",
+  summary = "Explain why a bearer token gets 401 Unauthorized or 403 Forbidden.",
+  description = "The token is never printed. --token-file - reads it from stdin. The request "
+    .. "made with it is\nGET /api/v1/namespaces (the tutorial's), or --method/--path.",
+  args = { min = 0, max = 1, metavar = "TOKEN" },
+  options = {
+    { "token", metavar = "T", help = "the token (visible in ps: prefer --token-file)" },
+    { "token-file", metavar = "F", help = "read the token from F ('-': stdin)" },
+    { "server", metavar = "URL", help = "the API server the token is used with "
+      .. "(default: the kubeconfig's)" },
+    { "certificate-authority", metavar = "FILE",
+      help = "the CA to verify the server with (default: the kubeconfig's)" },
+    { "insecure-skip-tls-verify", type = "boolean",
+      help = "do not verify the server's certificate" },
+    { "method", default = "GET", help = "the HTTP method of the failing request" },
+    { "path", default = "/api/v1/namespaces", help = "the path of the failing request" },
+  },
+  examples = {
+    "kubelua scripts/diagnose.lua --token-file ./token",
+    "kubectl get secret api-service-account-token -n devops-tools -o jsonpath='{.data.token}' "
+      .. "| kubelua scripts/diagnose.lua --token-file -",
+  },
+})
+
+local json = k8s.json
+
+-- ------------------------------------------------------------------ output
+
+local problems = 0
+local function say(label, fmt, ...)
+  local text = select("#", ...) > 0 and fmt:format(...) or fmt
+  io.stdout:write(("%-8s %s\n"):format(label .. ":", text))
+  io.stdout:flush()
+end
+local function cause(fmt, ...)
+  problems = problems + 1
+  say("cause", fmt, ...)
+end
+local function fix(fmt, ...) say("fix", fmt, ...) end
+local function note(fmt, ...) say("note", fmt, ...) end
+
+local function is_null(v) return v == nil or v == json.null end
+
+local function list_text(v)
+  if type(v) == "table" then
+    local out = {}
+    for i, x in ipairs(v) do out[i] = tostring(x) end
+    return "[" .. table.concat(out, ", ") .. "]"
+  end
+  return tostring(v)
+end
+
+-- ------------------------------------------------------------------- token
+
+local function read_token()
+  local sources = (opts.token and 1 or 0) + (opts["token-file"] and 1 or 0)
+    + (opts.args[1] and 1 or 0)
+  if sources ~= 1 then cli.raise("give the token once: --token T, --token-file F or TOKEN") end
+  local raw = opts.token or opts.args[1]
+  if opts["token-file"] then raw = cli.check(cli.read_file(opts["token-file"])) end
+  local t = raw:gsub("^%s+", ""):gsub("%s+$", "")
+  local bearer = t:match("^[Bb]earer%s+(.*)$")
+  if bearer then
+    note('the token starts with "Bearer ": that word belongs in the header, not in the token; '
+      .. "it is removed here")
+    t = bearer
+  end
+  if t == "" then cli.raise("the token is empty") end
+  local ok, log = pcall(require, "kubelua.log")
+  if ok and log.add_secret then log.add_secret(t) end
+  return t
+end
+
+-- What can be read from the token alone.
+local function offline(token)
+  local info = { token = token }
+  if token:sub(1, 4) == "ZXlK" then
+    info.base64 = true
+    local decoded = k8s.base64.decode((token:gsub("%s+", "")))
+    if decoded then
+      decoded = decoded:gsub("^%s+", ""):gsub("%s+$", "")
+      if k8s.jwt.claims(decoded) then
+        info.decoded = decoded
+        local ok, log = pcall(require, "kubelua.log")
+        if ok and log.add_secret then log.add_secret(decoded) end
+      end
+    end
+  end
+  if token:find("%s") then info.whitespace = true end
+  local claims, header = k8s.jwt.claims(info.decoded or token)
+  if claims then
+    info.claims, info.header = claims, header
+  else
+    info.jwt_error = tostring(header):gsub("^not a JWT: ", "")
+  end
+  return info
+end
+
+local function token_kind(claims)
+  local legacy_ns = claims["kubernetes.io/serviceaccount/namespace"]
+  if claims.iss == "kubernetes/serviceaccount" or legacy_ns then
+    return "legacy", {
+      namespace = legacy_ns,
+      secret = claims["kubernetes.io/serviceaccount/secret.name"],
+      name = claims["kubernetes.io/serviceaccount/service-account.name"],
+      uid = claims["kubernetes.io/serviceaccount/service-account.uid"],
+    }
+  end
+  local k = claims["kubernetes.io"]
+  if type(k) == "table" and type(k.serviceaccount) == "table" then
+    return "bound", {
+      namespace = k.namespace, name = k.serviceaccount.name, uid = k.serviceaccount.uid,
+      secret = type(k.secret) == "table" and k.secret.name or nil,
+      secret_uid = type(k.secret) == "table" and k.secret.uid or nil,
+      pod = type(k.pod) == "table" and k.pod.name or nil,
+      pod_uid = type(k.pod) == "table" and k.pod.uid or nil,
+    }
+  end
+  return "other", {}
+end
+
+local function describe_offline(info)
+  if info.base64 then
+    say("token", "%d characters, still base64-encoded (starts with \"ZXlK\", the base64 "
+      .. "of \"eyJ\" that opens every JWT)", #info.token)
+  elseif not info.claims then
+    say("token", "%d characters, not a JWT (%s)", #info.token, info.jwt_error)
+  end
+  if info.claims then
+    local kind, sa = token_kind(info.claims)
+    local what = kind == "legacy" and ("long-lived service-account token of secret %s/%s")
+      :format(tostring(sa.namespace), tostring(sa.secret))
+      or kind == "bound" and "short-lived TokenRequest token" or "JWT"
+    say(info.base64 and "decoded" or "token", "%s: %s", what, k8s.jwt.describe(info.claims))
+  end
+end
+
+-- ------------------------------------------------------------ the request
+
+local function write_ca(pem)
+  local path = os.tmpname()
+  cli.check(cli.write_private(path, pem))
+  return path
+end
+
+-- The client that makes the failing request with the token, and how TLS is
+-- verified ({ ca_file, cleanup, how }).
+local function token_client(admin, server, token)
+  local tls = { how = "TLS verified" }
+  if opts["insecure-skip-tls-verify"] then
+    tls.how = "TLS NOT verified (--insecure-skip-tls-verify)"
+  elseif opts["certificate-authority"] then
+    tls.ca_file = opts["certificate-authority"]
+    tls.how = "TLS verified with " .. tls.ca_file
+  elseif admin and admin.config and admin.config.tls then
+    local t = admin.config.tls
+    if t.ca_file then
+      tls.ca_file = t.ca_file
+      tls.how = "TLS verified with the kubeconfig's CA " .. t.ca_file
+    elseif t.ca_data then
+      tls.ca_file, tls.cleanup = write_ca(t.ca_data), true
+      tls.how = "TLS verified with the kubeconfig's CA"
+    elseif t.insecure then
+      tls.insecure = true
+      tls.how = "TLS NOT verified (the kubeconfig says insecure-skip-tls-verify)"
+    else
+      tls.how = "TLS verified with the system CAs"
+    end
+  end
+  local c, err = k8s.connect{
+    kubeconfig = "/dev/null", server = server, token = token,
+    certificate_authority = tls.ca_file,
+    insecure_skip_tls_verify = (opts["insecure-skip-tls-verify"] or tls.insecure) or nil,
+    retries = { max = 1 }, connect_timeout = 5, timeout = 15,
+    verbose = opts.v > 0 and opts.v or nil,
+  }
+  if not c then cli.raise(err) end
+  return c, tls
+end
+
+local TLS_ERRORS = {
+  PEER_FAILED_VERIFICATION = true, SSL_CONNECT_ERROR = true, SSL_CACERT_BADFILE = true,
+  SSL_CACERT = true, SSL_CERTPROBLEM = true, SSL_ISSUER_ERROR = true,
+}
+local UNREACHABLE = {
+  COULDNT_CONNECT = true, COULDNT_RESOLVE_HOST = true, OPERATION_TIMEDOUT = true,
+  GOT_NOTHING = true, RECV_ERROR = true, SEND_ERROR = true,
+}
+
+local function explain_transport(err, server, tls)
+  local name = err.curl or ""
+  local msg = cli.message(err)
+  if TLS_ERRORS[name] or msg:lower():find("certificate") or msg:lower():find("ssl") then
+    cause("TLS mismatch: %s could not be verified with the CA in use (%s): %s",
+      server, tls.how, msg)
+    fix("use the cluster's CA: the Secret's ca.crt (kubectl get secret NAME -o "
+      .. "jsonpath='{.data.ca\\.crt}' | base64 --decode > ca.crt; --certificate-authority "
+      .. "ca.crt), and the server URL whose name or IP is in the certificate")
+  elseif UNREACHABLE[name] or err.kind == "timeout" or err.kind == "transport" then
+    cause("the server URL %s is unreachable: %s", server, msg)
+    fix("use the API server address from your kubeconfig (kubectl config view --minify "
+      .. "-o jsonpath='{.clusters[0].cluster.server}'); the kubernetes endpoint printed by "
+      .. "`kubectl get endpoints` is often an in-cluster address")
+  else
+    cause("the request failed: %s", msg)
+  end
+end
+
+-- Verb and resource attributes of a request path, as the API server derives
+-- them (enough for the paths users call).
+local function attributes(method, path)
+  local p = path:gsub("%?.*$", "")
+  local group, version, rest = p:match("^/apis/([^/]+)/([^/]+)/?(.*)$")
+  if not group then
+    version, rest = p:match("^/api/([^/]+)/?(.*)$")
+    group = ""
+  end
+  if not version then return { path = p, verb = method:lower(), nonresource = true } end
+  local parts = {}
+  for s in rest:gmatch("[^/]+") do parts[#parts + 1] = s end
+  local ns
+  if parts[1] == "namespaces" and #parts >= 3 then
+    ns = parts[2]
+    table.remove(parts, 1)
+    table.remove(parts, 1)
+  end
+  local resource, name, sub = parts[1], parts[2], parts[3]
+  local verbs = { GET = name and "get" or "list", POST = "create", PUT = "update",
+    PATCH = "patch", DELETE = name and "delete" or "deletecollection" }
+  return { group = group, version = version, namespace = ns, resource = resource,
+    name = name, subresource = sub, verb = verbs[method:upper()] or method:lower() }
+end
+
+local function attr_text(a)
+  if a.nonresource then return ("%s on the path %s"):format(a.verb, a.path) end
+  return ("%s %s%s in API group %q %s"):format(a.verb, a.resource or "?",
+    a.subresource and ("/" .. a.subresource) or "", a.group,
+    a.namespace and ("in namespace " .. a.namespace) or "at the cluster scope")
+end
+
+-- ------------------------------------------------------------ 401 causes
+
+local function review(admin, token, audiences)
+  if not admin then return nil, "no kubeconfig credentials to ask the server with" end
+  return admin:token_review(token, audiences and { audiences = audiences } or nil)
+end
+
+local function live(admin, kind, name, ns)
+  if not admin or is_null(name) or not name then return nil end
+  local obj, err = admin:get("v1", kind, name, { namespace = ns })
+  if obj then return obj end
+  if k8s.errors.is(err, "NotFound") then return false end
+  return nil, err
+end
+
+-- The cause of a 401 for a token that is a JWT.
+local function explain_401(admin, info)
+  local claims = info.claims
+  local token = info.decoded or info.token
+  local now = os.time()
+  local found = problems
+  if math.type(claims.exp) and claims.exp <= now then
+    cause("the token expired %s ago (exp %s)", cli.age(now - claims.exp),
+      os.date("!%Y-%m-%dT%H:%M:%SZ", claims.exp))
+    fix("request a new one: kubelua scripts/token.lua -n NS --service-account SA "
+      .. "[--duration 1h]")
+  end
+  if math.type(claims.nbf) and claims.nbf > now + 60 then
+    cause("the token is not valid before %s (nbf): check the clocks",
+      os.date("!%Y-%m-%dT%H:%M:%SZ", claims.nbf))
+  end
+  local st, rerr = review(admin, token)
+  if not st then
+    note("could not ask the server why (TokenReview: %s)", cli.message(rerr))
+    return
+  end
+  if st.authenticated == true then
+    local user = st.user and st.user.username or "?"
+    if info.decoded then
+      note("decoded, the token is valid: it authenticates as %s", user)
+    else
+      note("TokenReview accepts this token (as %s): the server that answered 401 is not "
+        .. "the one checked here, or a proxy in between drops the Authorization header", user)
+    end
+    return
+  end
+  local review_error = not is_null(st.error) and tostring(st.error) or "no reason given"
+  -- another audience?
+  local aud = claims.aud
+  if type(aud) == "string" then aud = { aud } end
+  if type(aud) == "table" and #aud > 0 then
+    local st2 = review(admin, token, aud)
+    if st2 and st2.authenticated == true then
+      cause("wrong audience: the token was issued for %s, which the API server does not "
+        .. "accept (TokenReview: %s)", list_text(aud), review_error)
+      fix("request it without --audience (or with the API server's audience): "
+        .. "kubelua scripts/token.lua -n NS --service-account SA")
+      return
+    end
+  end
+  local kind, sa = token_kind(claims)
+  if kind ~= "other" and sa.namespace then
+    local where = ("%s/%s"):format(sa.namespace, tostring(sa.name))
+    local account, aerr = live(admin, "ServiceAccount", sa.name, sa.namespace)
+    if account == false then
+      cause("service account %s was deleted (the token belonged to it)", where)
+      fix("recreate the account and issue a new token: kubelua scripts/tutorial.lua "
+        .. "--namespace %s --name %s", tostring(sa.namespace), tostring(sa.name))
+    elseif account and not is_null(sa.uid) and sa.uid and account.metadata.uid ~= sa.uid then
+      cause("service account %s was deleted and recreated: the token carries uid %s, the "
+        .. "live account has uid %s", where, tostring(sa.uid), tostring(account.metadata.uid))
+      fix("issue a new token for the new account (its old token Secret is deleted by the "
+        .. "token controller): kubelua scripts/tutorial.lua --namespace %s --name %s",
+        tostring(sa.namespace), tostring(sa.name))
+    elseif aerr then
+      note("could not read service account %s: %s", where, cli.message(aerr))
+    end
+    if account ~= false and sa.secret then
+      local swhere = ("%s/%s"):format(sa.namespace, sa.secret)
+      local secret, serr = live(admin, "Secret", sa.secret, sa.namespace)
+      if secret == false then
+        cause("secret %s was deleted: a long-lived token dies with its Secret", swhere)
+        fix("create the Secret again and use its new token (kubelua scripts/tutorial.lua "
+          .. "--namespace %s --name %s)", tostring(sa.namespace), tostring(sa.name))
+      elseif secret then
+        if kind == "bound" and sa.secret_uid and secret.metadata.uid ~= sa.secret_uid then
+          cause("secret %s was deleted and recreated (uid %s in the token, %s live)", swhere,
+            tostring(sa.secret_uid), tostring(secret.metadata.uid))
+        elseif kind == "legacy" then
+          local stored = secret.data and secret.data.token and k8s.base64.decode(secret.data.token)
+          local labels = secret.metadata.labels or {}
+          if labels["kubernetes.io/legacy-token-invalid-since"] then
+            cause("secret %s is labelled kubernetes.io/legacy-token-invalid-since=%s: the "
+              .. "legacy token cleaner invalidated it", swhere,
+              labels["kubernetes.io/legacy-token-invalid-since"])
+          elseif stored and stored ~= token then
+            cause("secret %s holds a different token now (it was regenerated or recreated): "
+              .. "this copy is stale", swhere)
+            fix("read the token again: kubectl get secret %s -n %s -o jsonpath='{.data.token}' "
+              .. "| base64 --decode", sa.secret, tostring(sa.namespace))
+          end
+        end
+      elseif serr then
+        note("could not read secret %s: %s", swhere, cli.message(serr))
+      end
+    end
+    if kind == "bound" and sa.pod and admin then
+      local pod = live(admin, "Pod", sa.pod, sa.namespace)
+      if pod == false then
+        cause("pod %s/%s, which the token is bound to, is gone", tostring(sa.namespace), sa.pod)
+      elseif pod and sa.pod_uid and pod.metadata.uid ~= sa.pod_uid then
+        cause("pod %s/%s, which the token is bound to, was recreated (uid mismatch)",
+          tostring(sa.namespace), sa.pod)
+      end
+    end
+  end
+  if problems == found then
+    cause("the API server rejects the token (TokenReview: %s); it may come from another "
+      .. "cluster or have been edited", review_error)
+  end
+end
+
+-- ------------------------------------------------------------ 403 causes
+
+local function rule_allows(rule, a)
+  local function has(list, x)
+    for _, v in ipairs(list or {}) do
+      if v == "*" or v == x then return true end
+    end
+    return false
+  end
+  if not has(rule.verbs, a.verb) then return false end
+  if a.nonresource then
+    for _, u in ipairs(rule.nonResourceURLs or {}) do
+      if u == "*" or u == a.path or (u:sub(-1) == "*" and a.path:sub(1, #u - 1) == u:sub(1, -2))
+      then return true end
+    end
+    return false
+  end
+  local res = a.resource .. (a.subresource and ("/" .. a.subresource) or "")
+  return has(rule.apiGroups, a.group) and has(rule.resources, res)
+end
+
+local function explain_403(admin, user_client, err, a)
+  local who = user_client:whoami()
+  local user = who and who.username or "?"
+  cause("the token authenticates as %s, but that user may not %s (%s)", user, attr_text(a),
+    cli.message(err))
+  if not admin then return end
+  -- which bindings name this user, and what their roles grant
+  local sa_ns, sa_name = user:match("^system:serviceaccount:([^:]+):(.+)$")
+  local groups = {}
+  for _, g in ipairs(who and who.groups or {}) do groups[g] = true end
+  local function applies(b)
+    for _, s in ipairs(b.subjects or {}) do
+      if s.kind == "User" and s.name == user then return true end
+      if s.kind == "Group" and groups[s.name] then return true end
+      if s.kind == "ServiceAccount" and sa_name and s.name == sa_name
+        and (s.namespace or b.metadata.namespace) == sa_ns then return true end
+    end
+    return false
+  end
+  local RBAC = "rbac.authorization.k8s.io/v1"
+  local crbs = admin:list(RBAC, "ClusterRoleBinding")
+  local rbs = admin:list(RBAC, "RoleBinding", { all_namespaces = true })
+  if not crbs or not rbs then
+    note("could not read the bindings with the kubeconfig's credentials")
+    return
+  end
+  local mine = {}
+  for _, b in ipairs(crbs.items or crbs) do
+    if applies(b) and not b.metadata.name:match("^system:") then mine[#mine + 1] = b end
+  end
+  for _, b in ipairs(rbs.items or rbs) do
+    if applies(b) then mine[#mine + 1] = b end
+  end
+  if #mine == 0 then
+    note("no RoleBinding or ClusterRoleBinding names %s", user)
+  end
+  for _, b in ipairs(mine) do
+    local bref = ("%s %s%s"):format(b.kind, b.metadata.namespace
+      and (b.metadata.namespace .. "/") or "", b.metadata.name)
+    local role, rerr = admin:get(RBAC, b.roleRef.kind, b.roleRef.name,
+      { namespace = b.roleRef.kind == "Role" and b.metadata.namespace or nil })
+    if not role then
+      if k8s.errors.is(rerr, "NotFound") then
+        cause("%s refers to %s %s, which does not exist", bref, b.roleRef.kind, b.roleRef.name)
+      end
+    else
+      local grants = false
+      for _, rule in ipairs(role.rules or {}) do
+        if rule_allows(rule, a) then grants = true end
+      end
+      if grants and b.kind == "RoleBinding" and (not a.namespace
+        or a.namespace ~= b.metadata.namespace) then
+        note("%s grants it through %s %s, but only inside namespace %s (a RoleBinding never "
+          .. "grants cluster-scoped access)", bref, b.roleRef.kind, b.roleRef.name,
+          b.metadata.namespace)
+      elseif not grants then
+        note("%s binds %s %s, whose rules do not include %s", bref, b.roleRef.kind,
+          b.roleRef.name, attr_text(a))
+      end
+    end
+  end
+  if not a.nonresource then
+    fix("grant it, e.g.: kubectl create clusterrole NAME --verb=%s --resource=%s%s; "
+      .. "kubectl create clusterrolebinding NAME --clusterrole=NAME %s", a.verb, a.resource,
+      a.group ~= "" and ("." .. a.group) or "",
+      sa_name and ("--serviceaccount=" .. sa_ns .. ":" .. sa_name) or ("--user=" .. user))
+  end
+end
+
+-- ------------------------------------------------------------------- main
+
+local function main()
+  local token = read_token()
+  local admin, aerr = k8s.connect(cli.connect_options(opts))
+  if not admin then
+    note("no usable kubeconfig (%s): only the token itself and the request are checked",
+      cli.message(aerr))
+    admin = nil
+  end
+  local server = opts.server or (admin and admin.server)
+  if not server then cli.raise("give --server URL (there is no kubeconfig to take it from)") end
+
+  local info = offline(token)
+  describe_offline(info)
+  local c, tls = token_client(admin, server, token)
+  say("server", "%s (%s)", server, tls.how)
+  local a = attributes(opts.method, opts.path)
+  local resp, err = c:request{ method = opts.method:upper(), path = opts.path }
+  if tls.cleanup then os.remove(tls.ca_file) end
+  if resp then
+    say("request", "%s %s with this token: %d", opts.method:upper(), opts.path, resp.status)
+    local who = c:whoami()
+    if who and who.username then note("the token authenticates as %s", who.username) end
+    if info.claims and math.type(info.claims.exp) then
+      note("it expires in %s", cli.format_duration(info.claims.exp - os.time()))
+    end
+    say("result", "the token works")
+    return 0
+  end
+  if err.kind ~= "api" then
+    say("request", "%s %s with this token: failed", opts.method:upper(), opts.path)
+    explain_transport(err, server, tls)
+    return 1
+  end
+  say("request", "%s %s with this token: %d %s", opts.method:upper(), opts.path, err.code,
+    tostring(err.reason))
+  if err.code == 401 then
+    if info.base64 then
+      cause("the token is still base64-encoded: Secret data is base64, and "
+        .. "`kubectl get secret -o jsonpath='{.data.token}'` prints it undecoded")
+      fix("decode it first: kubectl get secret NAME -n NS -o jsonpath='{.data.token}' "
+        .. "| base64 --decode")
+    elseif info.whitespace then
+      cause("the token contains whitespace or line breaks (a wrapped copy): remove them")
+    elseif not info.claims then
+      cause("the token is not a JWT (%s): service-account tokens are three base64url parts "
+        .. "separated by dots; the copy is truncated or not a token", info.jwt_error)
+    end
+    if info.claims then explain_401(admin, info) end
+  elseif err.code == 403 then
+    explain_403(admin, c, err, a)
+  else
+    cause("the server answered %s", cli.message(err))
+  end
+  if problems == 0 then cause("unexplained: %s", cli.message(err)) end
+  return 1
+end
+
+cli.main(main)
