@@ -128,10 +128,10 @@ t.test("a 5 MB body arrives whole", function()
 end)
 
 t.test("redirects are not followed", function()
-  -- the echo server never redirects; curl's default is kept: check the option
-  -- by asking a plain-HTTP port over HTTPS-less URL with a 301 status
   local resp = get{ url = echo.https .. "/respond?status=301", ca_data = echo.ca }
   t.eq(resp.status, 301)
+  t.eq(resp.headers.location, "/echo")
+  t.eq(resp.body, "status 301")
 end)
 
 -- ------------------------------------------------------------ TLS
@@ -469,7 +469,8 @@ local bad_options = {
     "http.request: option 'connect_timeout' must be between 0 and 1e9 seconds" },
   { { url = "http://x", insecure = "yes" },
     "http.request: option 'insecure' must be a boolean, not string" },
-  { { url = "http://x", stream = 1 }, "http.request: option 'stream' must be a boolean, not number" },
+  { { url = "http://x", stream = 1 },
+    "http.request: option 'stream' must be a boolean, not number" },
   { { url = "http://x", proxy = true },
     "http.request: option 'proxy' must be a URL string or false, not boolean" },
   { { url = "http://x", body = {} }, "http.request: option 'body' must be a string, not table" },
