@@ -414,7 +414,7 @@ function Client:_build(opts)
   end
   local q, qerr = M.encode_query(opts.query)
   if not q then return nil, qerr end
-  local url = self._base .. path
+  local url = self.server .. path -- shown in logs and errors; _perform rewrites the host
   if q ~= "" then url = url .. (path:find("?", 1, true) and "&" or "?") .. q end
 
   local body, content_type = opts.body, opts.content_type
@@ -493,8 +493,10 @@ function Client:_perform(req, creds_headers, tls_creds, on_data)
   for k, v in pairs(req.headers) do headers[k] = v end
   for k, v in pairs(creds_headers) do headers[k] = v end
   local cfgtls = self.config.tls or {}
+  local url = req.url
+  if self._base ~= self.server then url = self._base .. url:sub(#self.server + 1) end
   local h = {
-    url = req.url, method = req.method, headers = headers, body = req.body,
+    url = url, method = req.method, headers = headers, body = req.body,
     timeout = req.timeout, connect_timeout = self.connect_timeout,
     ca_data = cfgtls.ca_data, ca_file = cfgtls.ca_file, insecure = cfgtls.insecure or nil,
     cert_data = cfgtls.cert_data, cert_file = cfgtls.cert_file,
@@ -620,7 +622,7 @@ function Client:_send(req, on_data, may_retry)
         end
         if creds_obj and creds_obj.describe then
           local ok, d = pcall(creds_obj.describe, creds_obj)
-          if ok and d then err.hint = ("the server rejected %s"):format(log.scrub(d)) end
+          if ok and d then err.hint = ("the server rejected %s"):format(d) end
         end
       end
     else

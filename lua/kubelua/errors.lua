@@ -146,7 +146,7 @@ end
 function M.transport(err, req)
   local e = M.wrap(type(err) == "table" and err or { message = tostring(err) }, "transport")
   e.method = e.method or (req and req.method)
-  e.url = e.url or (req and req.url)
+  e.url = (req and req.url) or e.url
   if e.curl == "OPERATION_TIMEDOUT" or e.code == 28 then e.kind = "timeout" end
   e.message = one_line(e.message or curl_words[e.curl] or "transport failure")
   return e

@@ -95,8 +95,8 @@ function M.scrub(s)
   s = s:gsub("%-%-%-%-%-BEGIN ([%u ]*)PRIVATE KEY%-%-%-%-%-.-"
     .. "%-%-%-%-%-END [%u ]*PRIVATE KEY%-%-%-%-%-",
     "-----BEGIN %1PRIVATE KEY-----" .. M.MASK .. "-----END %1PRIVATE KEY-----")
-  s = s:gsub("(%f[%w][Bb]earer )([^%s\"'<>][^%s\"'>]*)", "%1" .. M.MASK)
-  s = s:gsub("(%f[%w][Bb]asic )([%w+/=]+)", "%1" .. M.MASK)
+  s = s:gsub("(%f[%w]Bearer )([^%s\"'<>][^%s\"'>]*)", "%1" .. M.MASK)
+  s = s:gsub("(%f[%w]Basic )([%w+/=]+)", "%1" .. M.MASK)
   return s
 end
 

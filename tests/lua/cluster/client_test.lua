@@ -1,0 +1,207 @@
+-- k8s.connect and c:request against kubesim: credentials, TLS, impersonation,
+-- errors, 401 refresh, retries under injected faults.
+local t = require "testlib"
+local h = require "cluster.client_helpers"
+local k8s = require "kubelua"
+local json = require "kubelua.json"
+
+local admin = assert(k8s.connect())
+
+t.test("connect with kubectl's loading rules", function()
+  local c = assert(k8s.connect())
+  t.eq(c.server, h.url)
+  t.eq(c.namespace, "default")
+  t.eq(type(c.config), "table")
+  local me = assert(c:whoami())
+  t.eq(me.username, "kubernetes-admin") -- the client certificate's CN
+end)
+
+t.test("connect overrides: server, token, certificate_authority, namespace", function()
+  local c = assert(k8s.connect{ kubeconfig = h.kubeconfig_with({ token = "wrong" }),
+    server = h.url, token = h.admin_token, certificate_authority = h.ca_file,
+    namespace = "kube-system" })
+  t.eq(c.namespace, "kube-system")
+  local me = assert(c:whoami())
+  t.eq(me.username, "kubesim-admin")
+end)
+
+t.test("connect: a kubeconfig error is nil, err in one line naming the file", function()
+  local path = h.kubeconfig_with({ token = "x" }, nil, nil)
+  local c, err = k8s.connect{ kubeconfig = path, context = "missing" }
+  t.eq(c, nil)
+  t.eq(err.kind, "config")
+  t.contains(tostring(err), path)
+  t.contains(tostring(err), "missing")
+  t.ok(not tostring(err):find("\n"), "one line")
+  t.raises(path, function() assert(k8s.connect{ kubeconfig = path, context = "missing" }) end)
+end)
+
+t.test("request: the one door (query, JSON body, headers, non-JSON bodies)", function()
+  local mark = h.mark()
+  local resp = assert(admin:request{ path = "/api/v1/namespaces",
+    query = { limit = 2, labelSelector = "kubernetes.io/metadata.name in (default,kube-system)" } })
+  t.eq(resp.status, 200)
+  t.eq(resp.object.kind, "NamespaceList")
+  t.eq(#resp.object.items, 2)
+  t.eq(resp.attempts, 1)
+  local log = h.requests(mark)
+  t.eq(log[1].query,
+    "labelSelector=kubernetes.io%2Fmetadata.name%20in%20%28default%2Ckube-system%29&limit=2")
+  t.eq(log[1].user_agent, "kubelua/" .. k8s.version)
+  local health = assert(admin:request{ path = "/healthz" })
+  t.eq(health.body, "ok")
+  t.eq(health.object, nil)
+  local name = h.name("req-body")
+  local created = assert(admin:request{ method = "POST", path = "/api/v1/namespaces/default/configmaps",
+    body = { apiVersion = "v1", kind = "ConfigMap", metadata = { name = name },
+      data = { a = "1" } } })
+  t.eq(created.status, 201)
+  t.eq(created.object.data, { a = "1" })
+  local raw = assert(admin:request{ method = "PATCH",
+    path = "/api/v1/namespaces/default/configmaps/" .. name,
+    body = '{"data":{"b":"2"}}', content_type = "application/merge-patch+json" })
+  t.eq(raw.object.data, { a = "1", b = "2" })
+end)
+
+t.test("request: API errors keep the server's Status", function()
+  local resp, err = admin:request{ path = "/api/v1/namespaces/nope-ns" }
+  t.eq(resp, nil)
+  t.eq(tostring(err), 'Error from server (NotFound): namespaces "nope-ns" not found')
+  t.eq(err.code, 404)
+  t.eq(err.method, "GET")
+  t.eq(err.url, h.url .. "/api/v1/namespaces/nope-ns")
+  t.ok(type(err.audit_id) == "string" and #err.audit_id > 0, "audit id")
+  t.eq(err.status.kind, "Status")
+  t.eq(err.details, { name = "nope-ns", kind = "namespaces" })
+  t.ok(k8s.errors.is(err, "NotFound"))
+  local _, dup = admin:request{ method = "POST", path = "/api/v1/namespaces",
+    body = { apiVersion = "v1", kind = "Namespace", metadata = { name = "default" } } }
+  t.eq(tostring(dup), 'Error from server (AlreadyExists): namespaces "default" already exists')
+  t.eq(dup.attempts, 1)
+end)
+
+t.test("401: one line, with what was rejected, never the token", function()
+  local c = assert(k8s.connect{ kubeconfig = h.kubeconfig_with({ token = "not-a-valid-token" }) })
+  local resp, err = c:get("v1", "Namespace", "default")
+  t.eq(resp, nil)
+  t.eq(tostring(err), "error: You must be logged in to the server (Unauthorized); "
+    .. "the server rejected bearer token from kubeconfig")
+  t.eq(err.code, 401)
+  t.ok(not tostring(err):find("not-a-valid-token", 1, true))
+end)
+
+t.test("401: exec credentials are refreshed and the request retried once", function()
+  local state = h.dir .. "/exec-runs"
+  os.remove(state)
+  local plugin = h.write(h.dir .. "/exec-plugin.sh", ([[#!/bin/sh
+n=$(cat '%s' 2>/dev/null || echo 0); n=$((n+1)); echo $n > '%s'
+if [ $n -eq 1 ]; then tok=stale-token; else tok=$(cat '%s'); fi
+printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"%%s"}}' "$tok"
+]]):format(state, state, h.dir .. "/admin.token"), "700")
+  local c = assert(k8s.connect{ kubeconfig = h.kubeconfig_with({ exec = {
+    apiVersion = "client.authentication.k8s.io/v1", command = plugin,
+    interactiveMode = "Never" } }) })
+  local mark = h.mark()
+  local ns = assert(c:get("v1", "Namespace", "default"))
+  t.eq(ns.metadata.name, "default")
+  t.eq(h.read(state):gsub("%s", ""), "2")
+  local statuses = {}
+  for _, r in ipairs(h.requests(mark)) do statuses[#statuses + 1] = r.status end
+  t.eq(statuses[1], 401)
+  t.eq(statuses[#statuses], 200)
+end)
+
+t.test("impersonation: user, several groups (one header each), uid", function()
+  local c = assert(k8s.connect{ as = "jane", as_groups = { "devs", "ops" }, as_uid = "u-1" })
+  local me = assert(c:whoami())
+  t.eq(me.username, "jane")
+  t.eq(me.uid, "u-1")
+  t.eq(me.groups, json.array{ "devs", "ops", "system:authenticated" })
+end)
+
+t.test("transport errors: refused, TLS name mismatch; tls-server-name works", function()
+  local c = assert(k8s.connect{ server = "https://127.0.0.1:1", token = "x",
+    certificate_authority = h.ca_file, retries = { max = 2, base = 0.01 } })
+  local r, err = c:request{ path = "/version" }
+  t.eq(r, nil)
+  t.eq(err.kind, "transport")
+  t.eq(err.attempts, 2)
+  t.contains(tostring(err), "The connection to the server 127.0.0.1:1 was refused - did you "
+    .. "specify the right host or port?")
+  local good = assert(k8s.connect{ kubeconfig = h.kubeconfig_with({ token = h.admin_token },
+    { ["tls-server-name"] = "kubernetes.default.svc" }) })
+  t.eq(good.server, h.url)
+  t.eq(assert(good:whoami()).username, "kubesim-admin")
+  local bad = assert(k8s.connect{ kubeconfig = h.kubeconfig_with({ token = h.admin_token },
+    { ["tls-server-name"] = "wrong.example" }), retries = { max = 1 } })
+  local r2, err2 = bad:whoami()
+  t.eq(r2, nil)
+  t.eq(err2.kind, "transport")
+  t.contains(tostring(err2), "Unable to connect to the server " .. h.url:match("//(.*)$")
+    .. ": TLS certificate verification failed")
+  t.contains(tostring(err2), "wrong.example")
+end)
+
+t.test("insecure-skip-tls-verify: works, warns on stderr once per run", function()
+  local out, code = h.run(([[
+local k8s = require "kubelua"
+for _ = 1, 2 do
+  local c = assert(k8s.connect{ kubeconfig = %q })
+  assert(c:whoami())
+end
+print("done")
+]]):format(h.kubeconfig_with({ token = h.admin_token },
+    { ["insecure-skip-tls-verify"] = true, ["certificate-authority"] = json.null })))
+  t.eq(code, 0, out)
+  local _, n = out:gsub("Warning: TLS certificate verification is disabled for " .. h.url:gsub("%p", "%%%0"), "")
+  t.eq(n, 1, out)
+  t.contains(out, "done")
+end)
+
+t.test("retries: 429 with Retry-After and 5xx are retried, visible at -v=6", function()
+  h.faults(admin, "seed=7,429=0.3,503=0.1")
+  local c = assert(k8s.connect{ retries = { max = 8, base = 0.01, cap = 0.05 } })
+  local mark = h.mark()
+  for _ = 1, 30 do assert(c:get("v1", "Namespace", "default")) end
+  h.faults(admin, "")
+  local faults = 0
+  for _, r in ipairs(h.requests(mark)) do if r.fault then faults = faults + 1 end end
+  t.ok(faults > 5, "faults were injected: " .. faults)
+
+  local out, code = h.run([[
+local k8s = require "kubelua"
+local c = assert(k8s.connect{ retries = { max = 10, base = 0.01, cap = 0.02 } })
+local admin = assert(k8s.connect())
+assert(admin:request{ method = "POST", path = "/kubesim/faults", body = { spec = "seed=1,429=0.5" } })
+for _ = 1, 10 do assert(c:get("v1", "Namespace", "default")) end
+assert(admin:request{ method = "POST", path = "/kubesim/faults", body = { spec = "" } })
+]], "-v=6")
+  t.eq(code, 0, out)
+  t.contains(out, '"Retrying" verb="GET" url="' .. h.url .. '/api/v1/namespaces/default" attempt=2')
+  t.contains(out, 'reason="429 TooManyRequests"')
+  t.contains(out, 'status="429 Too Many Requests"')
+end)
+
+t.test("retries: dropped responses to creates are recognised, never duplicated", function()
+  local c = assert(k8s.connect{ retries = { max = 8, base = 0.01, cap = 0.05 } })
+  h.faults(admin, "seed=11,drop=0.3,500=0.1")
+  local mark = h.mark()
+  local names = {}
+  for i = 1, 20 do
+    names[i] = h.name("dropped")
+    local obj, err = c:create({ apiVersion = "v1", kind = "ConfigMap",
+      metadata = { name = names[i], namespace = "default" }, data = { i = tostring(i) } })
+    t.ok(obj, tostring(err))
+    t.eq(obj.metadata.name, names[i])
+  end
+  h.faults(admin, "")
+  local dropped_posts = 0
+  for _, r in ipairs(h.requests(mark)) do
+    if r.method == "POST" and r.fault == "drop" then dropped_posts = dropped_posts + 1 end
+  end
+  t.ok(dropped_posts > 0, "some creates were dropped after the server stored them")
+  for i, n in ipairs(names) do
+    local cm = assert(admin:get("v1", "ConfigMap", n, { namespace = "default" }))
+    t.eq(cm.data.i, tostring(i))
+  end
+end)
