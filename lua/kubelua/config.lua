@@ -645,8 +645,16 @@ local function build(merged, files, opts)
       .. "exec credential plugin"):format(u["auth-provider"].name))
   end
 
+  -- token= is the credential: the kubeconfig user's other credentials are
+  -- dropped. (client-go keeps a client certificate next to a --token, and
+  -- the server then authenticates the certificate: the token is silently
+  -- ignored. A tokenFile would likewise win over the flag.)
+  if nonempty(opts.token) then
+    u = { exec = u.exec, as = u.as, ["as-groups"] = u["as-groups"], ["as-uid"] = u["as-uid"],
+      ["as-user-extra"] = u["as-user-extra"] }
+  end
   local token = nonempty(opts.token) or nonempty(u.token)
-  local token_file = not nonempty(opts.token) and nonempty(u.tokenFile) or nil
+  local token_file = nonempty(u.tokenFile)
   if token_file then token_file = resolve(udir, token_file) end
   local username, password = nonempty(u.username), nonempty(u.password)
   if token and (username or password) then
