@@ -1095,8 +1095,10 @@ static int req_perform(lua_State *L)
   struct kl_intr in;
 
   lua_settop(L, 1);
-  if(r->done && !r->multi)
+  if(r->built || (r->done && !r->multi && !r->closed))
     return push_outcome(L, 1, r);
+  if(r->closed)
+    return luaL_error(L, "attempt to use a closed request");
   m = default_multi(L, r->share);
   lua_pop(L, 1);
   multi_add(L, m, 1, r);
