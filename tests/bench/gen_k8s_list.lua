@@ -152,7 +152,8 @@ local function service_account(i, ns, name, sa_uid, secret, release, chart)
           ["f:automountServiceAccountToken"] = {},
           ["f:metadata"] = {
             ["f:annotations"] = keys_set("f:", { "meta.helm.sh/release-name",
-              "meta.helm.sh/release-namespace", "kubectl.kubernetes.io/last-applied-configuration" }),
+              "meta.helm.sh/release-namespace",
+              "kubectl.kubernetes.io/last-applied-configuration" }),
             ["f:labels"] = keys_set("f:", { "app.kubernetes.io/name", "app.kubernetes.io/instance",
               "app.kubernetes.io/managed-by", "helm.sh/chart" }),
           },
