@@ -344,6 +344,10 @@ class App:
         if verb == "watch":
             return self.watch(req, res, ns)
         if verb == "create":
+            if name:
+                raise E.APIError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource",
+                                 {"name": name, "group": res.group, "kind": res.plural} if res.group else
+                                 {"name": name, "kind": res.plural})
             body = self.decode_body(req)
             return Response(201, api.create(res, ns, body, q, req.user, ua))
         if verb == "update":
