@@ -133,7 +133,8 @@ function M.resolve(client, api_version, kind)
         or tostring(api_version)))
   end
   if type(kind) ~= "string" or kind == "" then
-    return nil, errors.usage(("kind must be a non-empty string, got %s"):format(tostring(kind)))
+    return nil, errors.usage(("kind must be a non-empty string, got %s"):format(
+      type(kind) == "string" and ("%q"):format(kind) or tostring(kind)))
   end
   local e, err = entry(client, group, version, false)
   if e and e.byKind[kind] then return e.byKind[kind] end

@@ -410,7 +410,7 @@ end
 -- ---------------------------------------------------------------- watch
 
 local watch_opts = set("namespace", "all_namespaces", "name", "label_selector", "field_selector",
-  "resource_version", "timeout", "bookmarks", "_known", "_what")
+  "resource_version", "timeout", "server_timeout", "bookmarks", "_known", "_what")
 
 local function key_of(obj)
   local m = type(obj) == "table" and obj.metadata or {}
@@ -418,7 +418,8 @@ local function key_of(obj)
 end
 
 --- c:watch(apiVersion, kind, { namespace, all_namespaces, name,
---- label_selector, field_selector, resource_version, timeout, bookmarks },
+--- label_selector, field_selector, resource_version, timeout, bookmarks,
+--- server_timeout (seconds one stream may last, default 300) },
 --- callback(event_type, object)) streams ADDED/MODIFIED/DELETED events (and
 --- BOOKMARK when bookmarks = true) until the callback returns false.
 --- Without resource_version the current objects come first as ADDED. A
@@ -466,7 +467,8 @@ function Client:watch(api_version, kind, opts, callback)
     local query = {
       watch = "true", allowWatchBookmarks = "true", resourceVersion = rv,
       labelSelector = o.label_selector, fieldSelector = fs,
-      timeoutSeconds = remaining and math.max(1, math.ceil(remaining)) or 300,
+      timeoutSeconds = math.min(o.server_timeout or 300,
+        remaining and math.max(1, math.ceil(remaining)) or 300),
     }
     local buf = ""
     local stopped, gone, werr, cb_err = false, false, nil, nil
