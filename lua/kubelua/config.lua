@@ -235,10 +235,8 @@ local function parse_user(u, path)
   local extra = want(u, "as-user-extra", "mapping", path)
   if extra then
     out["as-user-extra"] = {}
-    for k, v in pairs(extra) do
-      local vals = want_str_list(extra, k, path .. "as-user-extra.")
-      out["as-user-extra"][k] = vals or {}
-      if type(v) == "string" then out["as-user-extra"][k] = { v } end
+    for k in pairs(extra) do
+      out["as-user-extra"][k] = want_str_list(extra, k, path .. "as-user-extra.") or {}
     end
   end
   local exec = want(u, "exec", "mapping", path)
@@ -308,7 +306,8 @@ local function load_file(display, abs, allow_missing)
   if text:match("^%s*$") then return parse_doc(nil, file) end
   local doc, yerr = yaml.decode(text)
   if doc == nil and yerr ~= nil then
-    return nil, ("kubeconfig %s: %s"):format(display, errtext(yerr))
+    -- a kubeconfig is one document: the YAML API's hint does not apply
+    return nil, ("kubeconfig %s: %s"):format(display, (errtext(yerr):gsub("; use decode_all$", "")))
   end
   local ok, res = pcall(parse_doc, doc, file)
   if not ok then

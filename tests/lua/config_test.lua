@@ -253,6 +253,8 @@ local MERGES = {
   { "missing files, empty entries and duplicates are skipped",
     ":" .. A .. "::" .. FIX .. "/merge/nope.yaml:" .. B .. ":" .. A .. ":", nil,
     { context = "b-ctx", server = "https://a.example.com", source = A .. ":" .. B } },
+  { "a file of comments counts as an empty config", FIX .. "/merge/comments.yaml:" .. B, nil,
+    { context = "b-ctx", server = "https://b.example.com" } },
   { "an empty file counts as an empty config", FIX .. "/merge/empty.yaml:" .. B, nil,
     { context = "b-ctx", server = "https://b.example.com" } },
   { "relative paths resolve against their own file's directory", C .. ":" .. B, nil,
@@ -409,6 +411,8 @@ local PARSE = {
   { "entry-not-mapping", "users[0]: expected a mapping, got a string" },
   { "env-entry", "users[0].user.exec.env[0]: expected a mapping, got a string" },
   { "current-context-list", "current-context: expected a string, got a sequence" },
+  { "two-docs", "yaml: expected a single document, found 2" },
+  { "extra-string", "users[0].user.as-user-extra.scopes: expected a sequence, got a string" },
 }
 for _, row in ipairs(PARSE) do
   local f = FIX .. "/parse/" .. row[1] .. ".yaml"
