@@ -364,9 +364,12 @@ end
 ---------------------------------------------------------------------------
 -- building the connection
 
+-- file: the kubeconfig as the user named it, or "" when only arguments
+-- were given (then the message says "no kubeconfig")
 local function fail(file, key, msg)
-  if key then return nil, ("kubeconfig %s: %s: %s"):format(file, key, msg) end
-  return nil, ("kubeconfig %s: %s"):format(file, msg)
+  local where = file ~= "" and ("kubeconfig " .. file) or "no kubeconfig"
+  if key then return nil, ("%s: %s: %s"):format(where, key, msg) end
+  return nil, ("%s: %s"):format(where, msg)
 end
 
 local function decode_b64(file, key, s)
@@ -458,6 +461,15 @@ local function in_cluster(opts, getenv, dir)
   end
   if nonempty(opts.certificate_authority) then
     cfg.tls.ca_file = opts.certificate_authority
+    local reason = check_readable(cfg.tls.ca_file)
+    if reason then
+      return nil, ("in-cluster config: certificate_authority: cannot read %s: %s"):format(
+        cfg.tls.ca_file, reason)
+    end
+    if opts.insecure_skip_tls_verify then
+      return nil, "in-cluster config: certificate_authority: specifying a root certificates "
+        .. "file with the insecure flag is not allowed"
+    end
   elseif opts.insecure_skip_tls_verify then
     cfg.tls.insecure = true
   elseif not check_readable(dir .. "/ca.crt") then
@@ -585,12 +597,12 @@ local function build(merged, files, opts)
     tls.ca_file = opts.certificate_authority
     local reason = check_readable(tls.ca_file)
     if reason then
-      return fail(where ~= "" and where or "arguments", "certificate_authority",
+      return fail(where, "certificate_authority",
         ("cannot read %s: %s"):format(tls.ca_file, reason))
     end
     tls.insecure = opts.insecure_skip_tls_verify or false
     if tls.insecure then
-      return fail(where ~= "" and where or "arguments", "certificate_authority",
+      return fail(where, "certificate_authority",
         "specifying a root certificates file with the insecure flag is not allowed")
     end
   elseif opts.insecure_skip_tls_verify then

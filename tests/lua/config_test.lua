@@ -580,6 +580,25 @@ t.test("in-cluster: a kubeconfig wins; an incomplete environment is not a cluste
     .. "user (set as)")
 end)
 
+t.test("in-cluster: errors in the overrides", function()
+  t.eq({ load({ certificate_authority = "/no/ca.crt" }, cluster_env()) }, { nil,
+    "in-cluster config: certificate_authority: cannot read /no/ca.crt: No such file or directory" })
+  t.eq({ load({ certificate_authority = FIX .. "/certs/ca.crt", insecure_skip_tls_verify = true },
+    cluster_env()) }, { nil, "in-cluster config: certificate_authority: specifying a root "
+    .. "certificates file with the insecure flag is not allowed" })
+end)
+
+t.test("errors with no kubeconfig file at all", function()
+  t.eq({ load({ server = "https://x", user = "bob" }) },
+    { nil, 'no kubeconfig: user "bob" not found (user=)' })
+  t.eq({ load({ server = "https://x", context = "c" }) },
+    { nil, 'no kubeconfig: context "c" not found (context=)' })
+  t.eq({ load({ server = "https://x", certificate_authority = "/no/ca.crt" }) }, { nil,
+    "no kubeconfig: certificate_authority: cannot read /no/ca.crt: No such file or directory" })
+  t.eq({ load({ server = "https://x", as_uid = "1" }) }, { nil, "no kubeconfig: requesting uid, "
+    .. "groups or user-extra without impersonating a user (set as)" })
+end)
+
 t.test("in-cluster: the token file is re-read as it rotates", function()
   local d = tmpdir()
   spit(d .. "/token", "sa-token-1")
