@@ -163,7 +163,7 @@ local function main()
       can_i(c, names, "get", "pods")
       can_i(c, names, "delete", "deployments", "apps")
     end
-    if dry and ns_missing and i > 1 and o.obj.metadata.namespace then
+    if dry and ns_missing and not setup.CLUSTER_SCOPED[o.obj.kind] then
       say("%s created (server dry run skipped: namespace %s does not exist yet)",
         setup.ref(o.obj), names.namespace)
     else

@@ -247,26 +247,40 @@ function M.lint(role_entry, binding_entry)
   return w
 end
 
+local function same_role_ref(a, b)
+  return type(a) == "table" and type(b) == "table" and a.kind == b.kind and a.name == b.name
+    and (a.apiGroup or "") == (b.apiGroup or "")
+end
+
 --- Applies obj (after adding the managed-by label) and returns the line
 --- kubectl would print (`serviceaccount/x created`) and the action. A
 --- binding whose roleRef changed (immutable in the API) is deleted and
---- created again ("replaced"). dry_run asks the server for a dry run.
---- @return string|nil line, string|table action_or_err
+--- applied again ("replaced (roleRef changed)"). dry_run asks the server for
+--- a dry run.
+--- @return string|nil line, string|table action_or_err, table|nil object
 function M.apply(c, obj, opts)
   opts = opts or {}
   M.label(obj)
   if CLUSTER_SCOPED[obj.kind] then obj.metadata.namespace = nil end
-  local res, action = c:apply(obj, { dry_run = opts.dry_run })
-  if not res and (obj.kind == "ClusterRoleBinding" or obj.kind == "RoleBinding")
-    and k8s.errors.is(action, "Invalid") and tostring(action):find("roleRef", 1, true) then
-    -- roleRef cannot change: delete and create, as `kubectl auth reconcile` does
-    local ok, derr = c:delete(obj.apiVersion, obj.kind, obj.metadata.name,
-      { namespace = obj.metadata.namespace, dry_run = opts.dry_run })
-    if not ok then return nil, derr end
-    res, action = c:create(obj, { dry_run = opts.dry_run })
-    if res then action = "replaced (roleRef changed)" end
+  local replaced = false
+  if obj.kind == "ClusterRoleBinding" or obj.kind == "RoleBinding" then
+    local cur, gerr = c:get(obj.apiVersion, obj.kind, obj.metadata.name,
+      { namespace = obj.metadata.namespace })
+    if not cur and not k8s.errors.is(gerr, "NotFound") then return nil, gerr end
+    if cur and not same_role_ref(cur.roleRef, obj.roleRef) then
+      -- roleRef cannot change: delete and create, as `kubectl auth reconcile` does
+      if opts.dry_run then
+        return M.ref(obj) .. " replaced (roleRef changed) (server dry run skipped)", "replaced"
+      end
+      local ok, derr = c:delete(obj.apiVersion, obj.kind, obj.metadata.name,
+        { namespace = obj.metadata.namespace })
+      if not ok then return nil, derr end
+      replaced = true
+    end
   end
+  local res, action = c:apply(obj, { dry_run = opts.dry_run })
   if not res then return nil, action end
+  if replaced then action = "replaced (roleRef changed)" end
   local line = M.ref(obj) .. " " .. tostring(action)
   if opts.dry_run then line = line .. " (server dry run)" end
   return line, action, res
