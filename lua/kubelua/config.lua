@@ -43,6 +43,23 @@
 -- Every entry of every file is type-checked; only the context, cluster and
 -- user in use are checked further (files readable, base64, pairs), as
 -- client-go validates only what it uses.
+--
+-- Credentials (client-go's precedence): token, or tokenFile (re-read on every
+-- request; with both, the file's token is used while it reads and token is
+-- the fallback), or username/password, or a client certificate; an exec
+-- plugin only when none of those is set; auth-provider is refused. A server
+-- without https:// gets no credentials at all (client-go reads none).
+--
+-- Where kubelua deliberately differs from client-go:
+-- - token= replaces all of the kubeconfig user's credentials (client-go
+--   keeps a client certificate beside --token, and the server then
+--   authenticates the certificate and ignores the token);
+-- - a context naming a missing user is an error (client-go connects
+--   anonymously);
+-- - in-cluster also applies namespace=, insecure_skip_tls_verify= and the
+--   impersonation options (client-go: only server, token, CA);
+-- - tokenFile is re-read on every request (client-go: at most once a
+--   minute), so a rotated token is used at once; a read costs ~5 us.
 local base64 = require "kubelua.base64"
 local credentials = require "kubelua.credentials"
 local json = require "kubelua.json"
