@@ -33,9 +33,9 @@
 #define B64_WS 0xFC  /* space, \t, \v, \f: only around the data */
 
 static const char std_alphabet[] =
-  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 static const char url_alphabet[] =
-  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 static unsigned char std_table[256], url_table[256];
 static int tables_ready;
@@ -57,8 +57,11 @@ static void fill_table(unsigned char *t, const char *alphabet)
 }
 
 /* [-0, +1] Encode s[0..n) with alphabet, '=' padded if pad. */
-static void b64_encode(lua_State *L, const unsigned char *s, size_t n,
-                       const char *alphabet, int pad)
+static void b64_encode(lua_State *L,
+                       const unsigned char *s,
+                       size_t n,
+                       const char *alphabet,
+                       int pad)
 {
   luaL_Buffer b;
   size_t out, i;
@@ -83,8 +86,7 @@ static void b64_encode(lua_State *L, const unsigned char *s, size_t n,
       *o++ = '=';
       *o++ = '=';
     }
-  }
-  else if(n - i == 2) {
+  } else if(n - i == 2) {
     uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8;
     *o++ = alphabet[v >> 18];
     *o++ = alphabet[(v >> 12) & 63];
@@ -104,8 +106,11 @@ static int b64_fail(lua_State *L, size_t at)
 
 /* [-0, +1 or +2] Decode s[0..n) with table; pads_optional for base64url.
  * Pushes the bytes, or nil and the message. */
-static int b64_decode(lua_State *L, const unsigned char *s, size_t n,
-                      const unsigned char *table, int pads_optional)
+static int b64_decode(lua_State *L,
+                      const unsigned char *s,
+                      size_t n,
+                      const unsigned char *table,
+                      int pads_optional)
 {
   luaL_Buffer b;
   size_t i = 0, end = n, qstart = 0, npad = 0;
@@ -134,25 +139,21 @@ static int b64_decode(lua_State *L, const unsigned char *s, size_t n,
         *o++ = (char)(q[2] << 6 | q[3]);
         nq = 0;
       }
-    }
-    else if(c == B64_PAD) {
+    } else if(c == B64_PAD) {
       /* '=' may stand in the third and fourth place of the last quantum. */
       if(nq + npad < 2 || nq + npad >= 4)
         return b64_fail(L, i + 1);
       npad++;
-    }
-    else if(c == B64_EOL) {
+    } else if(c == B64_EOL) {
       continue;
-    }
-    else {
+    } else {
       return b64_fail(L, i + 1);
     }
   }
   if(npad) {
     if(nq + npad != 4)
       return b64_fail(L, qstart + 1); /* "QQ=": padding cut short */
-  }
-  else if(nq == 1 || (nq > 1 && !pads_optional)) {
+  } else if(nq == 1 || (nq > 1 && !pads_optional)) {
     return b64_fail(L, qstart + 1);
   }
   if(nq >= 2)
@@ -203,12 +204,11 @@ static int base64_urldecode(lua_State *L)
 
 int luaopen_kubelua_base64(lua_State *L)
 {
-  static const luaL_Reg funcs[] = {
-    {"encode", base64_encode},
-    {"decode", base64_decode},
-    {"urlencode", base64_urlencode},
-    {"urldecode", base64_urldecode},
-    {NULL, NULL}};
+  static const luaL_Reg funcs[] = {{"encode", base64_encode},
+                                   {"decode", base64_decode},
+                                   {"urlencode", base64_urlencode},
+                                   {"urldecode", base64_urldecode},
+                                   {NULL, NULL}};
 
   if(!tables_ready) {
     fill_table(std_table, std_alphabet);

@@ -110,6 +110,7 @@ struct decoder {
   const char *err_at;
 };
 
+/* clang-format off */
 /* JSON whitespace. */
 static const unsigned char is_ws[256] = {
   [' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\r'] = 1};
@@ -119,6 +120,7 @@ static const unsigned char str_stop[256] = {
   1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
   1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
   ['"'] = 1, ['\\'] = 1};
+/* clang-format on */
 
 static int dec_fail(struct decoder *d, const char *problem, const char *at)
 {
@@ -181,17 +183,14 @@ static char *put_utf8(char *o, unsigned cp)
 {
   if(cp < 0x80) {
     *o++ = (char)cp;
-  }
-  else if(cp < 0x800) {
+  } else if(cp < 0x800) {
     *o++ = (char)(0xC0 | (cp >> 6));
     *o++ = (char)(0x80 | (cp & 0x3F));
-  }
-  else if(cp < 0x10000) {
+  } else if(cp < 0x10000) {
     *o++ = (char)(0xE0 | (cp >> 12));
     *o++ = (char)(0x80 | ((cp >> 6) & 0x3F));
     *o++ = (char)(0x80 | (cp & 0x3F));
-  }
-  else {
+  } else {
     *o++ = (char)(0xF0 | (cp >> 18));
     *o++ = (char)(0x80 | ((cp >> 12) & 0x3F));
     *o++ = (char)(0x80 | ((cp >> 6) & 0x3F));
@@ -225,8 +224,7 @@ static int dec_string(struct decoder *d)
       if(end - r < 2)
         return dec_fail(d, "unterminated string", open);
       r += 2;
-    }
-    else {
+    } else {
       r++;
     }
   }
@@ -240,14 +238,30 @@ static int dec_string(struct decoder *d)
     if(c == '\\') {
       unsigned cp, lo;
       switch(q[1]) {
-      case '"': *o++ = '"'; break;
-      case '\\': *o++ = '\\'; break;
-      case '/': *o++ = '/'; break;
-      case 'b': *o++ = '\b'; break;
-      case 'f': *o++ = '\f'; break;
-      case 'n': *o++ = '\n'; break;
-      case 'r': *o++ = '\r'; break;
-      case 't': *o++ = '\t'; break;
+      case '"':
+        *o++ = '"';
+        break;
+      case '\\':
+        *o++ = '\\';
+        break;
+      case '/':
+        *o++ = '/';
+        break;
+      case 'b':
+        *o++ = '\b';
+        break;
+      case 'f':
+        *o++ = '\f';
+        break;
+      case 'n':
+        *o++ = '\n';
+        break;
+      case 'r':
+        *o++ = '\r';
+        break;
+      case 't':
+        *o++ = '\t';
+        break;
       case 'u':
         if(r - q < 6 || hex4(q + 2, &cp))
           return dec_fail(d, "invalid \\u escape", q);
@@ -270,11 +284,9 @@ static int dec_string(struct decoder *d)
         return dec_fail(d, "invalid escape", q);
       }
       q += 2;
-    }
-    else if(c < 0x20) {
+    } else if(c < 0x20) {
       return dec_fail(d, "control character in string", q);
-    }
-    else {
+    } else {
       const char *run = q;
       while(q < r && !str_stop[(unsigned char)*q])
         q++;
@@ -309,8 +321,7 @@ static int dec_number(struct decoder *d)
     p++;
     if(p < end && IS_DIGIT(*p))
       return dec_fail(d, "invalid number (leading zero)", start);
-  }
-  else {
+  } else {
     while(p < end && IS_DIGIT(*p)) {
       unsigned dgt = (unsigned)(*p - '0');
       /* u * 10 + dgt <= UINT64_MAX (18446744073709551615)? */
@@ -362,8 +373,7 @@ static int dec_number(struct decoder *d)
   len = (size_t)(p - start);
   if(len < sizeof(tmp)) {
     buf = tmp;
-  }
-  else {
+  } else {
     dec_scratch(d, len + 1);
     buf = d->scratch;
   }
@@ -407,8 +417,9 @@ static int dec_object(struct decoder *d)
     if(d->p >= d->end)
       return dec_fail(d, "unexpected end of input", d->p);
     if(*d->p != '"')
-      return dec_fail(d, first ? "expected string key or '}'"
-                               : "expected string key", d->p);
+      return dec_fail(
+          d, first ? "expected string key or '}'" : "expected string key",
+          d->p);
     first = 0;
     if(dec_string(d))
       return -1;
@@ -516,8 +527,16 @@ static int dec_value(struct decoder *d)
     lua_pushlightuserdata(d->L, NULL);
     return 0;
   case '-':
-  case '0': case '1': case '2': case '3': case '4':
-  case '5': case '6': case '7': case '8': case '9':
+  case '0':
+  case '1':
+  case '2':
+  case '3':
+  case '4':
+  case '5':
+  case '6':
+  case '7':
+  case '8':
+  case '9':
     return dec_number(d);
   default:
     return dec_fail(d, "expected value", d->p);
@@ -624,8 +643,8 @@ static struct enc_mem *enc_mem_new(lua_State *L)
 
 /* Append one path element: ".key", "[\"odd key\"]", "[\"5\"]" (integer key
  * of an object_mt table) or "[i]" (array index, 1-based as in Lua). */
-static void enc_path_elem(lua_State *L, luaL_Buffer *b,
-                          const struct path_elem *pe)
+static void
+enc_path_elem(lua_State *L, luaL_Buffer *b, const struct path_elem *pe)
 {
   size_t j, shown;
   int plain;
@@ -646,8 +665,7 @@ static void enc_path_elem(lua_State *L, luaL_Buffer *b,
   if(plain) {
     luaL_addchar(b, '.');
     luaL_addlstring(b, pe->key, shown);
-  }
-  else {
+  } else {
     luaL_addstring(b, "[\"");
     for(j = 0; j < shown; j++) {
       unsigned char c = (unsigned char)pe->key[j];
@@ -655,8 +673,7 @@ static void enc_path_elem(lua_State *L, luaL_Buffer *b,
         char hex[8];
         snprintf(hex, sizeof(hex), "\\x%02x", c);
         luaL_addstring(b, hex);
-      }
-      else {
+      } else {
         luaL_addchar(b, (char)c);
       }
     }
@@ -742,11 +759,13 @@ static inline void enc_put(struct encoder *e, const char *s, size_t n)
   e->m->len += n;
 }
 
+/* clang-format off */
 /* The escape letter of each byte that needs one ('u': \u00XX), else 0. */
 static const char esc_char[256] = {
   'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'b', 't', 'n', 'u', 'f', 'r', 'u',
   'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u',
   'u', 'u', ['"'] = '"', ['\\'] = '\\'};
+/* clang-format on */
 
 static void enc_string(struct encoder *e, const char *s, size_t n)
 {
@@ -854,8 +873,7 @@ static size_t format_double(char *out, double x)
         for(i = exp10 + 1; i < nd; i++)
           *o++ = digits[i];
       }
-    }
-    else {
+    } else {
       *o++ = '0';
       *o++ = '.';
       for(i = -1; i > exp10; i--)
@@ -863,8 +881,7 @@ static size_t format_double(char *out, double x)
       for(i = 0; i < nd; i++)
         *o++ = digits[i];
     }
-  }
-  else {
+  } else {
     *o++ = digits[0];
     if(nd > 1) {
       *o++ = '.';
@@ -934,8 +951,7 @@ static void enc_array(struct encoder *e, int idx, lua_Integer n)
 }
 
 /* The bytes of a key; integer keys are formatted into tmp. */
-static const char *key_bytes(const struct keyent *k, char tmp[24],
-                             size_t *len)
+static const char *key_bytes(const struct keyent *k, char tmp[24], size_t *len)
 {
   char *q;
 
@@ -1004,9 +1020,11 @@ static void enc_bad_key(struct encoder *e, int forced)
   lua_State *L = e->L;
 
   if(lua_isinteger(L, -2)) /* forced objects take integer keys */
-    enc_error(e, "cannot encode integer key %I in an object (a sparse "
-                 "array, or mixed keys? json.object() writes integer keys "
-                 "as strings)", lua_tointeger(L, -2));
+    enc_error(e,
+              "cannot encode integer key %I in an object (a sparse "
+              "array, or mixed keys? json.object() writes integer keys "
+              "as strings)",
+              lua_tointeger(L, -2));
   if(lua_type(L, -2) == LUA_TNUMBER)
     enc_error(e, "cannot encode float key %f in %s", lua_tonumber(L, -2),
               forced ? "an object" : "a table");
@@ -1029,8 +1047,7 @@ static void enc_object(struct encoder *e, int idx, int forced)
   while(lua_next(L, idx)) {
     /* stack: ..., k, v */
     struct keyent *k;
-    if(lua_type(L, -2) != LUA_TSTRING &&
-       !(forced && lua_isinteger(L, -2)))
+    if(lua_type(L, -2) != LUA_TSTRING && !(forced && lua_isinteger(L, -2)))
       enc_bad_key(e, forced);
     if(!lua_checkstack(L, 3))
       enc_error(e, "cannot encode object with too many keys");
@@ -1038,8 +1055,7 @@ static void enc_object(struct encoder *e, int idx, int forced)
     k->slot = lua_gettop(L) - 1;
     if(lua_type(L, -2) == LUA_TSTRING) {
       k->s = lua_tolstring(L, -2, &k->len);
-    }
-    else {
+    } else {
       k->s = NULL;
       k->ival = lua_tointeger(L, -2);
     }
@@ -1100,8 +1116,10 @@ static void enc_check_sequence(struct encoder *e, int idx, lua_Integer n)
       enc_error(e, "cannot encode sparse array (key %I beside 1..%I)", k, n);
     }
     if(lua_type(L, -1) == LUA_TSTRING)
-      enc_error(e, "cannot encode table with both string and integer keys "
-                   "(key \"%s\" beside 1..%I)", lua_tostring(L, -1), n);
+      enc_error(e,
+                "cannot encode table with both string and integer keys "
+                "(key \"%s\" beside 1..%I)",
+                lua_tostring(L, -1), n);
     if(lua_type(L, -1) == LUA_TNUMBER)
       enc_error(e, "cannot encode float key %f in a table",
                 lua_tonumber(L, -1));
@@ -1139,8 +1157,7 @@ static void enc_table(struct encoder *e, int idx)
   n = (lua_Integer)lua_rawlen(L, idx);
   if(n == 0) {
     enc_object(e, idx, 0);
-  }
-  else {
+  } else {
     enc_check_sequence(e, idx, n);
     enc_array(e, idx, n);
   }
@@ -1257,8 +1274,9 @@ static int json_encode(lua_State *L)
     default:
       if(!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0 ||
          lua_tointeger(L, -1) > 16)
-        return luaL_argerror(L, 2, "indent must be a boolean or an integer "
-                                   "from 0 to 16");
+        return luaL_argerror(L, 2,
+                             "indent must be a boolean or an integer "
+                             "from 0 to 16");
       indent = (int)lua_tointeger(L, -1);
     }
     lua_pop(L, 1);
@@ -1282,8 +1300,7 @@ static int mark_table(lua_State *L, const char *name)
   if(lua_isnoneornil(L, 1)) {
     lua_settop(L, 0);
     lua_newtable(L);
-  }
-  else {
+  } else {
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
     if(lua_getmetatable(L, 1)) {
@@ -1321,12 +1338,11 @@ static int json_is_array(lua_State *L)
 
 int luaopen_kubelua_json(lua_State *L)
 {
-  static const luaL_Reg funcs[] = {
-    {"decode", json_decode},
-    {"array", json_array},
-    {"object", json_object},
-    {"is_array", json_is_array},
-    {NULL, NULL}};
+  static const luaL_Reg funcs[] = {{"decode", json_decode},
+                                   {"array", json_array},
+                                   {"object", json_object},
+                                   {"is_array", json_is_array},
+                                   {NULL, NULL}};
 
   luaL_newlib(L, funcs);
   enc_mem_new(L);

@@ -18,23 +18,23 @@ struct codec_case {
 
 /* RFC 4648 section 10 vectors, binary data and every alphabet character. */
 static const struct codec_case codec_cases[] = {
-  {S(""), "", ""},
-  {S("f"), "Zg==", "Zg"},
-  {S("fo"), "Zm8=", "Zm8"},
-  {S("foo"), "Zm9v", "Zm9v"},
-  {S("foob"), "Zm9vYg==", "Zm9vYg"},
-  {S("fooba"), "Zm9vYmE=", "Zm9vYmE"},
-  {S("foobar"), "Zm9vYmFy", "Zm9vYmFy"},
-  {S("\0"), "AA==", "AA"},
-  {S("\0\0\0"), "AAAA", "AAAA"},
-  {S("a\0b"), "YQBi", "YQBi"},
-  {S("\xfb\xff"), "+/8=", "-_8"},
-  {S("\xff\xff\xff"), "////", "____"},
-  {S("\x00\x10\x83\x10\x51\x87\x20\x92\x8b\x30\xd3\x8f\x41\x14\x93\x51"
-     "\x55\x97\x61\x96\x9b\x71\xd7\x9f\x82\x18\xa3\x92\x59\xa7\xa2\x9a"
-     "\xab\xb2\xdb\xaf\xc3\x1c\xb3\xd3\x5d\xb7\xe3\x9e\xbb\xf3\xdf\xbf"),
-   "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
-   "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"},
+    {S(""), "", ""},
+    {S("f"), "Zg==", "Zg"},
+    {S("fo"), "Zm8=", "Zm8"},
+    {S("foo"), "Zm9v", "Zm9v"},
+    {S("foob"), "Zm9vYg==", "Zm9vYg"},
+    {S("fooba"), "Zm9vYmE=", "Zm9vYmE"},
+    {S("foobar"), "Zm9vYmFy", "Zm9vYmFy"},
+    {S("\0"), "AA==", "AA"},
+    {S("\0\0\0"), "AAAA", "AAAA"},
+    {S("a\0b"), "YQBi", "YQBi"},
+    {S("\xfb\xff"), "+/8=", "-_8"},
+    {S("\xff\xff\xff"), "////", "____"},
+    {S("\x00\x10\x83\x10\x51\x87\x20\x92\x8b\x30\xd3\x8f\x41\x14\x93\x51"
+       "\x55\x97\x61\x96\x9b\x71\xd7\x9f\x82\x18\xa3\x92\x59\xa7\xa2\x9a"
+       "\xab\xb2\xdb\xaf\xc3\x1c\xb3\xd3\x5d\xb7\xe3\x9e\xbb\xf3\xdf\xbf"),
+     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"},
 };
 
 struct decode_case {
@@ -46,70 +46,76 @@ struct decode_case {
   const char *err;
 };
 
-#define OK(name, in, out) {name, S(in), S(out), NULL}
-#define BAD(name, in, err) {name, S(in), NULL, 0, err}
+#define OK(name, in, out)                                                      \
+  {                                                                            \
+    name, S(in), S(out), NULL                                                  \
+  }
+#define BAD(name, in, err)                                                     \
+  {                                                                            \
+    name, S(in), NULL, 0, err                                                  \
+  }
 
 static const struct decode_case std_cases[] = {
-  OK("empty", "", ""),
-  OK("only whitespace", " \r\n\t", ""),
-  OK("padded 1", "Zg==", "f"),
-  OK("padded 2", "Zm8=", "fo"),
-  OK("wrapped \\n", "Zm9v\nYmFy\n", "foobar"),
-  OK("wrapped \\r\\n", "Zm9v\r\nYmFy\r\n", "foobar"),
-  OK("break inside a quantum", "Zm\n9vYg=\n=", "foob"),
-  OK("surrounding whitespace", "  \t\nZm9vYmE=\n \t", "fooba"),
-  OK("vertical tab and form feed around", "\v\fZg==\f\v", "f"),
-  OK("nul bytes", "AAAA", "\0\0\0"),
-  OK("non-canonical low bits ignored", "Zh==", "f"),
-  BAD("bad char", "Zm9v!mFy", "invalid base64 at byte 5"),
-  BAD("bad char after whitespace", "  Zm$v", "invalid base64 at byte 5"),
-  BAD("url alphabet -", "-_8=", "invalid base64 at byte 1"),
-  BAD("url alphabet _", "+_8=", "invalid base64 at byte 2"),
-  BAD("space inside", "Zm9v YmFy", "invalid base64 at byte 5"),
-  BAD("tab inside", "Zm9v\tYmFy", "invalid base64 at byte 5"),
-  BAD("high byte", "Zm9v\xc3\xa9", "invalid base64 at byte 5"),
-  BAD("truncated 1", "Zm9vY", "invalid base64 at byte 5"),
-  BAD("truncated 2", "Zm9vYm", "invalid base64 at byte 5"),
-  BAD("truncated 3", "Zm9vYmF", "invalid base64 at byte 5"),
-  BAD("truncated after break", "Zm9v\nYm", "invalid base64 at byte 6"),
-  BAD("single char", "Z", "invalid base64 at byte 1"),
-  BAD("pad first", "=Zg=", "invalid base64 at byte 1"),
-  BAD("pad second", "Z===", "invalid base64 at byte 2"),
-  BAD("only pad", "====", "invalid base64 at byte 1"),
-  BAD("pad cut short", "Zg=", "invalid base64 at byte 1"),
-  BAD("pad cut short later", "Zm9vYg=", "invalid base64 at byte 5"),
-  BAD("third pad", "Zg===", "invalid base64 at byte 5"),
-  BAD("data after pad", "Zg==Zg==", "invalid base64 at byte 5"),
-  BAD("data after single pad", "Zm8=Zm8=", "invalid base64 at byte 5"),
-  BAD("data inside pad", "Zm=v", "invalid base64 at byte 4"),
-  BAD("pad in full quantum", "Zm9v=", "invalid base64 at byte 5"),
-  BAD("pad then garbage", "Zg==!", "invalid base64 at byte 5"),
+    OK("empty", "", ""),
+    OK("only whitespace", " \r\n\t", ""),
+    OK("padded 1", "Zg==", "f"),
+    OK("padded 2", "Zm8=", "fo"),
+    OK("wrapped \\n", "Zm9v\nYmFy\n", "foobar"),
+    OK("wrapped \\r\\n", "Zm9v\r\nYmFy\r\n", "foobar"),
+    OK("break inside a quantum", "Zm\n9vYg=\n=", "foob"),
+    OK("surrounding whitespace", "  \t\nZm9vYmE=\n \t", "fooba"),
+    OK("vertical tab and form feed around", "\v\fZg==\f\v", "f"),
+    OK("nul bytes", "AAAA", "\0\0\0"),
+    OK("non-canonical low bits ignored", "Zh==", "f"),
+    BAD("bad char", "Zm9v!mFy", "invalid base64 at byte 5"),
+    BAD("bad char after whitespace", "  Zm$v", "invalid base64 at byte 5"),
+    BAD("url alphabet -", "-_8=", "invalid base64 at byte 1"),
+    BAD("url alphabet _", "+_8=", "invalid base64 at byte 2"),
+    BAD("space inside", "Zm9v YmFy", "invalid base64 at byte 5"),
+    BAD("tab inside", "Zm9v\tYmFy", "invalid base64 at byte 5"),
+    BAD("high byte", "Zm9v\xc3\xa9", "invalid base64 at byte 5"),
+    BAD("truncated 1", "Zm9vY", "invalid base64 at byte 5"),
+    BAD("truncated 2", "Zm9vYm", "invalid base64 at byte 5"),
+    BAD("truncated 3", "Zm9vYmF", "invalid base64 at byte 5"),
+    BAD("truncated after break", "Zm9v\nYm", "invalid base64 at byte 6"),
+    BAD("single char", "Z", "invalid base64 at byte 1"),
+    BAD("pad first", "=Zg=", "invalid base64 at byte 1"),
+    BAD("pad second", "Z===", "invalid base64 at byte 2"),
+    BAD("only pad", "====", "invalid base64 at byte 1"),
+    BAD("pad cut short", "Zg=", "invalid base64 at byte 1"),
+    BAD("pad cut short later", "Zm9vYg=", "invalid base64 at byte 5"),
+    BAD("third pad", "Zg===", "invalid base64 at byte 5"),
+    BAD("data after pad", "Zg==Zg==", "invalid base64 at byte 5"),
+    BAD("data after single pad", "Zm8=Zm8=", "invalid base64 at byte 5"),
+    BAD("data inside pad", "Zm=v", "invalid base64 at byte 4"),
+    BAD("pad in full quantum", "Zm9v=", "invalid base64 at byte 5"),
+    BAD("pad then garbage", "Zg==!", "invalid base64 at byte 5"),
 };
 
 static const struct decode_case url_cases[] = {
-  OK("empty", "", ""),
-  OK("unpadded 1", "Zg", "f"),
-  OK("unpadded 2", "Zm8", "fo"),
-  OK("padded 1", "Zg==", "f"),
-  OK("padded 2", "Zm8=", "fo"),
-  OK("url chars", "-_8", "\xfb\xff"),
-  OK("jwt header", "eyJhbGciOiJSUzI1NiJ9", "{\"alg\":\"RS256\"}"),
-  OK("wrapped", "Zm9v\nYmFy", "foobar"),
-  OK("surrounding whitespace", " Zm9vYg \n", "foob"),
-  BAD("std alphabet +", "+/8", "invalid base64 at byte 1"),
-  BAD("std alphabet /", "-/8", "invalid base64 at byte 2"),
-  BAD("lone final char", "Zm9vY", "invalid base64 at byte 5"),
-  BAD("single char", "Z", "invalid base64 at byte 1"),
-  BAD("pad cut short", "Zg=", "invalid base64 at byte 1"),
-  BAD("pad first", "=Zg", "invalid base64 at byte 1"),
-  BAD("pad second", "Z==", "invalid base64 at byte 2"),
-  BAD("data after pad", "Zg==Zg", "invalid base64 at byte 5"),
-  BAD("dot", "Zg.", "invalid base64 at byte 3"),
+    OK("empty", "", ""),
+    OK("unpadded 1", "Zg", "f"),
+    OK("unpadded 2", "Zm8", "fo"),
+    OK("padded 1", "Zg==", "f"),
+    OK("padded 2", "Zm8=", "fo"),
+    OK("url chars", "-_8", "\xfb\xff"),
+    OK("jwt header", "eyJhbGciOiJSUzI1NiJ9", "{\"alg\":\"RS256\"}"),
+    OK("wrapped", "Zm9v\nYmFy", "foobar"),
+    OK("surrounding whitespace", " Zm9vYg \n", "foob"),
+    BAD("std alphabet +", "+/8", "invalid base64 at byte 1"),
+    BAD("std alphabet /", "-/8", "invalid base64 at byte 2"),
+    BAD("lone final char", "Zm9vY", "invalid base64 at byte 5"),
+    BAD("single char", "Z", "invalid base64 at byte 1"),
+    BAD("pad cut short", "Zg=", "invalid base64 at byte 1"),
+    BAD("pad first", "=Zg", "invalid base64 at byte 1"),
+    BAD("pad second", "Z==", "invalid base64 at byte 2"),
+    BAD("data after pad", "Zg==Zg", "invalid base64 at byte 5"),
+    BAD("dot", "Zg.", "invalid base64 at byte 3"),
 };
 
 /* [-0, +0] Call module function fname(in) and compare with the case. */
-static void check_decode(lua_State *L, const char *fname,
-                         const struct decode_case *c)
+static void
+check_decode(lua_State *L, const char *fname, const struct decode_case *c)
 {
   char label[160];
   int top = lua_gettop(L);
@@ -128,8 +134,7 @@ static void check_decode(lua_State *L, const char *fname,
     const char *got = lua_tolstring(L, -2, &n);
     check_mem(got, n, c->out, c->out_len, label);
     fail_unless(lua_isnil(L, -1), label);
-  }
-  else {
+  } else {
     fail_unless(lua_isnil(L, -2), label);
     check_str(lua_tostring(L, -1), c->err, label);
   }
@@ -137,15 +142,17 @@ static void check_decode(lua_State *L, const char *fname,
 }
 
 /* [-0, +0] fname(in) must return exactly want. */
-static void check_encode(lua_State *L, const char *fname, const char *in,
-                         size_t in_len, const char *want)
+static void check_encode(lua_State *L,
+                         const char *fname,
+                         const char *in,
+                         size_t in_len,
+                         const char *want)
 {
   char label[160];
   size_t n = 0;
   const char *got;
 
-  snprintf(label, sizeof(label), "%s of %zu bytes -> %s", fname, in_len,
-           want);
+  snprintf(label, sizeof(label), "%s of %zu bytes -> %s", fname, in_len, want);
   lua_getfield(L, 1, fname);
   lua_pushlstring(L, in, in_len);
   abort_unless(lua_pcall(L, 1, 1, 0) == LUA_OK, label);
@@ -155,8 +162,8 @@ static void check_encode(lua_State *L, const char *fname, const char *in,
 }
 
 /* [-0, +0] fname(arg) must raise an error containing want. */
-static void check_raises(lua_State *L, const char *fname, int argtype,
-                         const char *want)
+static void
+check_raises(lua_State *L, const char *fname, int argtype, const char *want)
 {
   char label[160];
   const char *msg;
@@ -187,8 +194,8 @@ UNITTEST_START
 
   for(i = 0; i < sizeof(codec_cases) / sizeof(codec_cases[0]); i++) {
     const struct codec_case *c = &codec_cases[i];
-    struct decode_case d = {"round trip", c->std, strlen(c->std), c->plain,
-                            c->plain_len, NULL};
+    struct decode_case d = {"round trip", c->std,       strlen(c->std),
+                            c->plain,     c->plain_len, NULL};
     check_encode(L, "encode", c->plain, c->plain_len, c->std);
     check_encode(L, "urlencode", c->plain, c->plain_len, c->url);
     check_decode(L, "decode", &d);
@@ -209,8 +216,8 @@ UNITTEST_START
 
   /* A NUL byte inside the input is outside the alphabet. */
   {
-    static const struct decode_case nul = {"nul inside", "Zm\0v", 4, NULL, 0,
-                                           "invalid base64 at byte 3"};
+    static const struct decode_case nul = {
+        "nul inside", "Zm\0v", 4, NULL, 0, "invalid base64 at byte 3"};
     check_decode(L, "decode", &nul);
     check_decode(L, "urldecode", &nul);
   }

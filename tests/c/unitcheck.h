@@ -74,9 +74,13 @@ static inline int unit_fail_at(const char *file, int line, const char *msg)
     }                                                                          \
   } while(0)
 
-static inline int unit_check_mem(const char *file, int line, const char *got,
-                          size_t got_len, const char *want, size_t want_len,
-                          const char *msg)
+static inline int unit_check_mem(const char *file,
+                                 int line,
+                                 const char *got,
+                                 size_t got_len,
+                                 const char *want,
+                                 size_t want_len,
+                                 const char *msg)
 {
   unit_checks++;
   if(got && want && got_len == want_len && !memcmp(got, want, got_len))
@@ -95,30 +99,29 @@ static inline int unit_check_mem(const char *file, int line, const char *got,
 /* Byte-exact comparison of two buffers; either may be NULL (NULL equals only
  * NULL). */
 #define check_mem(got, got_len, want, want_len, msg)                           \
-  unit_check_mem(__FILE__, __LINE__, (got), (got_len), (want), (want_len),    \
+  unit_check_mem(__FILE__, __LINE__, (got), (got_len), (want), (want_len),     \
                  (msg))
 
 /* Comparison of two NUL-terminated strings; either may be NULL. Evaluates
  * its arguments more than once. */
 #define check_str(got, want, msg)                                              \
-  unit_check_mem(__FILE__, __LINE__, (got), (got) ? strlen(got) : 0, (want),  \
+  unit_check_mem(__FILE__, __LINE__, (got), (got) ? strlen(got) : 0, (want),   \
                  (want) ? strlen(want) : 0, (msg))
 
-static inline int unit_check_int(const char *file, int line, long long got,
-                          long long want, const char *msg)
+static inline int unit_check_int(
+    const char *file, int line, long long got, long long want, const char *msg)
 {
   unit_checks++;
   if(got == want)
     return 1;
   unit_failures++;
-  fprintf(stderr, "%s:%d: FAILED: %s\n  want: %lld\n  got:  %lld\n", file,
-          line, msg ? msg : "", want, got);
+  fprintf(stderr, "%s:%d: FAILED: %s\n  want: %lld\n  got:  %lld\n", file, line,
+          msg ? msg : "", want, got);
   return 0;
 }
 
 #define check_int(got, want, msg)                                              \
-  unit_check_int(__FILE__, __LINE__, (long long)(got), (long long)(want),     \
-                 (msg))
+  unit_check_int(__FILE__, __LINE__, (long long)(got), (long long)(want), (msg))
 
 #define UNITTEST_START                                                         \
   int main(int argc, char **argv)                                              \
@@ -129,7 +132,7 @@ static inline int unit_check_int(const char *file, int line, long long got,
 
 #define UNITTEST_STOP                                                          \
   }                                                                            \
-  fprintf(stderr, "%s: %d checks, %d failed\n", argv[0], unit_checks,         \
+  fprintf(stderr, "%s: %d checks, %d failed\n", argv[0], unit_checks,          \
           unit_failures);                                                      \
   return unit_failures ? 1 : 0;                                                \
   }
