@@ -136,6 +136,10 @@ local function is_null(v)
   return v == nil or v == json.null
 end
 
+local function is_object(v)
+  return type(v) == "table" and getmetatable(v) ~= debug.getregistry()["kubelua.array_mt"]
+end
+
 ---------------------------------------------------------------------------
 -- exec plugins
 
@@ -213,7 +217,7 @@ local function run_exec(self)
   end
   -- stdout may hold a secret: errors below describe its shape, never its text
   local cred = json.decode(out)
-  if type(cred) ~= "table" or getmetatable(cred) ~= nil then
+  if not is_object(cred) then
     return exec_error(self, ("decoding stdout: exec plugin %s did not print an ExecCredential "
       .. "JSON object (%d bytes of output)"):format(e.command, #out))
   end
@@ -230,7 +234,7 @@ local function run_exec(self)
   if is_null(st) then
     return exec_error(self, "exec plugin didn't return a status field")
   end
-  if type(st) ~= "table" then
+  if not is_object(st) then
     return exec_error(self, "decoding stdout: status is not an object")
   end
   for _, k in ipairs({ "token", "clientCertificateData", "clientKeyData" }) do

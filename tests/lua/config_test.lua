@@ -814,6 +814,7 @@ local EXEC_ERRORS = {
     .. " did not print an ExecCredential JSON object (11 bytes of output)" },
   { "wrongkind", G .. 'decoding stdout: kind is "Secret", want "ExecCredential"' },
   { "nostatus", G .. "exec plugin didn't return a status field" },
+  { "statusarray", G .. "decoding stdout: status is not an object" },
   { "notoken", G .. "exec plugin didn't return a token or cert/key pair" },
   { "onlycert", G .. "exec plugin returned only certificate or key, not both" },
   { "badexp", G .. "decoding stdout: status.expirationTimestamp is not an RFC 3339 time" },
