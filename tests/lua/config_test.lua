@@ -33,10 +33,13 @@ local function spit(path, data)
   f:close()
 end
 
+local made = {} -- every temporary directory, removed by the last test
+
 local function tmpdir()
   local p = io.popen("mktemp -d")
   local d = p:read("l")
   p:close()
+  made[#made + 1] = d
   return d
 end
 
@@ -888,4 +891,8 @@ t.test("clean_path", function()
   local rows = { { "/a/b/../c/./d/", "/a/c/d" }, { "a/../../b", "../b" }, { "", "." },
     { "/../x", "/x" }, { "./", "." }, { "//a//b", "/a/b" } }
   for _, r in ipairs(rows) do t.eq(config.clean_path(r[1]), r[2], r[1]) end
+end)
+
+t.test("cleanup: temporary directories, also those of failed tests", function()
+  for _, d in ipairs(made) do rmrf(d) end
 end)
