@@ -166,7 +166,14 @@ class API:
             if self.store.get(res, ns, name) is not None:
                 raise E.already_exists(res.plural, res.group, name)
             return normalize(obj)
-        return self.store.create(res, obj)
+        for attempt in range(8):
+            try:
+                return self.store.create(res, obj)
+            except E.APIError as e:
+                # generateName collisions are retried with a new suffix (RetryGenerateName, 1.31+)
+                if e.code != 409 or not md.get("generateName") or attempt == 7:
+                    raise
+                md["name"] = md["generateName"] + _gen_suffix()
 
     # ---- read ----
     def get(self, res, ns, name):

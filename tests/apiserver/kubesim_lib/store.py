@@ -42,6 +42,7 @@ class Store:
         self.cond = threading.Condition(self.lock)
         self.rv = 0
         self.objs = {r.plural: {} for r in resources}  # plural -> {(ns, name): obj}
+        self._sorted = {}  # (plural, ns or None) -> sorted keys; dropped when keys are added/removed
         self.events = collections.deque()
         self.history = history
         self.compacted = 0  # highest rv dropped from the history
@@ -56,18 +57,21 @@ class Store:
         """Objects of res (in namespace ns when given), ordered by namespace then name."""
         with self.lock:
             table = self.objs[res.plural]
-            if ns:
-                items = [(k, o) for k, o in table.items() if k[0] == ns]
-            else:
-                items = list(table.items())
-            rv = self.rv
-        items.sort(key=lambda kv: kv[0])
-        return [o for _, o in items], rv
+            ck = (res.plural, ns or None)
+            keys = self._sorted.get(ck)
+            if keys is None:
+                keys = sorted(k for k in table if k[0] == ns) if ns else sorted(table)
+                self._sorted[ck] = keys
+            return [table[k] for k in keys], self.rv
 
     def current_rv(self):
         return self.rv
 
     # ---- writes ----
+    def _drop_sorted(self, res):
+        for ck in [ck for ck in self._sorted if ck[0] == res.plural]:
+            del self._sorted[ck]
+
     def _emit(self, res, type_, obj, old):
         ev = Event(self.rv, res, type_, obj, old)
         self.events.append(ev)
@@ -88,6 +92,7 @@ class Store:
             self.rv += 1
             md["resourceVersion"] = str(self.rv)
             table[key] = obj
+            self._drop_sorted(res)
             self._emit(res, "ADDED", obj, None)
         return obj
 
@@ -127,6 +132,7 @@ class Store:
                                       "ResourceVersion in object meta: %s"
                                       % (expect_rv, old["metadata"].get("resourceVersion")))
             del table[key]
+            self._drop_sorted(res)
             self.rv += 1
             gone = dict(old)
             gone["metadata"] = dict(old["metadata"], resourceVersion=str(self.rv))
