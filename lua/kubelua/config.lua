@@ -899,6 +899,10 @@ function M.load(opts, env)
     return nil, ("kubeconfig %s: no context chosen: current-context is not set and no context= "
       .. "given"):format(files[1].display)
   end
+  if nonempty(opts.kubeconfig) then
+    return nil, ("kubeconfig %s: the file has no contexts, clusters or users"):format(
+      opts.kubeconfig)
+  end
   if kubeconfig_env and #missing > 0 then
     return nil, ("no configuration: none of the KUBECONFIG files exist (%s), and not running in "
       .. "a cluster"):format(table.concat(missing, ", "))

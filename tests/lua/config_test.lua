@@ -319,6 +319,8 @@ t.test("no configuration at all", function()
   -- files that exist but are empty are no configuration either
   t.eq({ config.load({}, env({ KUBECONFIG = FIX .. "/merge/empty.yaml" })) },
     { nil, config.NO_CONFIGURATION })
+  t.eq({ config.load({ kubeconfig = FIX .. "/merge/comments.yaml" }, EMPTY) }, { nil,
+    "kubeconfig " .. FIX .. "/merge/comments.yaml: the file has no contexts, clusters or users" })
 end)
 
 ---------------------------------------------------------------------------
