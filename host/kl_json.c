@@ -617,6 +617,7 @@ struct encoder {
   const struct path_elem *path;
 };
 
+/* [-0, +0] __gc of the encode buffer: frees its malloc'd memory. */
 static int enc_mem_gc(lua_State *L)
 {
   struct enc_mem *m = luaL_checkudata(L, 1, ENC_MEM_MT);
@@ -703,7 +704,7 @@ static void enc_path(struct encoder *e, luaL_Buffer *b)
   }
 }
 
-/* Raise "json: <what> at <path>". */
+/* [-0, +0, v] Raise "json: <what> at <path>". */
 static int enc_error(struct encoder *e, const char *fmt, ...)
 {
   lua_State *L = e->L;
@@ -920,7 +921,8 @@ static void enc_newline(struct encoder *e, int level)
 
 static void enc_value(struct encoder *e, int idx);
 
-/* Array elements 1..n of the table at idx; a nil among them is an error. */
+/* [-0, +0, v] Array elements 1..n of the table at idx; a nil among them is
+ * an error. */
 static void enc_array(struct encoder *e, int idx, lua_Integer n)
 {
   lua_State *L = e->L;
@@ -1032,7 +1034,7 @@ static void enc_bad_key(struct encoder *e, int forced)
             forced ? "an object" : "a table");
 }
 
-/* An object from the table at idx. Every key/value pair is kept on the Lua
+/* [-0, +0, v] An object from the table at idx. Every key/value pair is kept on the Lua
  * stack (so key strings stay anchored and values need no second lookup),
  * the keys are sorted, and the values are written in key order. With forced
  * (object_mt), integer keys are written in decimal. */
@@ -1098,7 +1100,8 @@ static void enc_object(struct encoder *e, int idx, int forced)
   lua_settop(L, base);
 }
 
-/* A plain table with #t == n > 0: its keys must be exactly 1..n. */
+/* [-0, +0, v] A plain table with #t == n > 0: its keys must be exactly
+ * 1..n. */
 static void enc_check_sequence(struct encoder *e, int idx, lua_Integer n)
 {
   lua_State *L = e->L;
@@ -1129,6 +1132,7 @@ static void enc_check_sequence(struct encoder *e, int idx, lua_Integer n)
     enc_error(e, "cannot encode sparse array (holes in 1..%I)", n);
 }
 
+/* [-0, +0, v] A table: array, object or error, by its marker and keys. */
 static void enc_table(struct encoder *e, int idx)
 {
   lua_State *L = e->L;
@@ -1164,6 +1168,7 @@ static void enc_table(struct encoder *e, int idx)
   e->depth--;
 }
 
+/* [-0, +0, v] Any value (the one at stack index idx). */
 static void enc_value(struct encoder *e, int idx)
 {
   lua_State *L = e->L;
