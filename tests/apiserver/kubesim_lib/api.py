@@ -7,8 +7,6 @@ import random
 import time
 import uuid
 
-import yaml
-
 from . import errors as E
 from . import fields, kinds, patch as P
 from .resources import BY_PLURAL
@@ -295,6 +293,7 @@ class API:
         if apply and not query.get("fieldManager"):
             raise E.invalid("PatchOptions", "meta.k8s.io", "",
                             [E.required("fieldManager", "is required for apply patch")])
+        import yaml  # lazily: it costs start-up time and only apply needs it
         try:
             text = raw.decode("utf-8")
             body = yaml.safe_load(text) if apply else json.loads(text)
