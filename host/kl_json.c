@@ -1034,10 +1034,10 @@ static void enc_bad_key(struct encoder *e, int forced)
             forced ? "an object" : "a table");
 }
 
-/* [-0, +0, v] An object from the table at idx. Every key/value pair is kept on the Lua
- * stack (so key strings stay anchored and values need no second lookup),
- * the keys are sorted, and the values are written in key order. With forced
- * (object_mt), integer keys are written in decimal. */
+/* [-0, +0, v] An object from the table at idx. Every key/value pair is kept on
+ * the Lua stack (so key strings stay anchored and values need no second
+ * lookup), the keys are sorted, and the values are written in key order. With
+ * forced (object_mt), integer keys are written in decimal. */
 static void enc_object(struct encoder *e, int idx, int forced)
 {
   lua_State *L = e->L;
