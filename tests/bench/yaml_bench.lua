@@ -46,14 +46,12 @@ local function rate(bytes, seconds)
 end
 
 local decode_rates, encode_rates = {}, {}
-local doc, out
+local out
 for r = 1, rounds do
-  doc = nil
   collectgarbage()
   collectgarbage()
   local t0 = os.clock()
-  local err
-  doc, err = yaml.decode(text)
+  local doc, err = yaml.decode(text)
   local t1 = os.clock()
   assert(doc, err)
   decode_rates[r] = rate(#text, t1 - t0)

@@ -62,8 +62,10 @@ local scalar_rows = {
   { "12:30", "12:30" }, { "1:20:30", "1:20:30" }, { "0x1p3", "0x1p3" },
   { "inf", "inf" }, { "nan", "nan" }, { "Infinity", "Infinity" }, { ".in", ".in" },
   -- timestamps stay the text (go-yaml hands interface{} the string)
-  { "2001-12-14", "2001-12-14" }, { "2001-12-14T21:59:43.10-05:00", "2001-12-14T21:59:43.10-05:00" },
-  { "2001-12-14 21:59:43.10", "2001-12-14 21:59:43.10" }, { "2024-03-02T02:11:59Z", "2024-03-02T02:11:59Z" },
+  { "2001-12-14", "2001-12-14" },
+  { "2001-12-14T21:59:43.10-05:00", "2001-12-14T21:59:43.10-05:00" },
+  { "2001-12-14 21:59:43.10", "2001-12-14 21:59:43.10" },
+  { "2024-03-02T02:11:59Z", "2024-03-02T02:11:59Z" },
   -- strings
   { "hello", "hello" }, { "hello world", "hello world" }, { "<<", "<<" },
   { "a:b", "a:b" }, { "x#y", "x#y" }, { "apps/v1", "apps/v1" }, { "é", "é" },
@@ -202,7 +204,8 @@ t.test("anchors and aliases: deep copies, per document, redefinable", function()
   v.b[2].k = "changed"
   t.eq(v.a[2].k, "v", "changing the copy leaves the anchor's value")
   t.eq(yaml.decode("a: &x 1\nb: &x 2\nc: *x\n"), { a = 1, b = 2, c = 2 })
-  t.eq(yaml.decode("a: &n ~\nb: *n\nc: &f false\nd: *f\n"), { a = null, b = null, c = false, d = false })
+  t.eq(yaml.decode("a: &n ~\nb: *n\nc: &f false\nd: *f\n"),
+    { a = null, b = null, c = false, d = false })
   t.eq(yaml.decode("- &k key\n- {*k : v}\n"), arr("key", { key = "v" }))
   local docs, err = yaml.decode_all("a: &x 1\n---\nb: *x\n")
   t.eq(docs, nil)
@@ -241,6 +244,8 @@ for i = 1, 8 do
     ("%s: &%s [%s*%s]"):format(n, n, string.rep("*" .. p .. ", ", 9), p)
 end
 
+local MERGE = "map merge requires map or sequence of maps as the value"
+
 -- Every failure path, with its exact message.
 local error_rows = {
   { "a: [1, 2", "yaml: line 2, column 1: did not find expected ',' or ']'" },
@@ -270,10 +275,12 @@ local error_rows = {
   { "a: !!binary '***'", "yaml: line 1, column 4: !!binary value contains invalid base64 data" },
   { "a: !!binary aGk", "yaml: line 1, column 4: !!binary value contains invalid base64 data" },
   { "a: 1\na: 2", 'yaml: line 2, column 1: mapping key "a" already defined at line 1' },
-  { "a:\n  b: 1\n  c:\n    d: 1\n    d: 2", 'yaml: line 5, column 5: mapping key "d" already defined at line 4' },
+  { "a:\n  b: 1\n  c:\n    d: 1\n    d: 2",
+    'yaml: line 5, column 5: mapping key "d" already defined at line 4' },
   { "{x: 1, x: 2}", 'yaml: line 1, column 8: mapping key "x" already defined at line 1' },
   { "1: a\n0x1: b", 'yaml: line 2, column 1: mapping key "1" already defined at line 1' },
-  { "b: &b {x: 1}\nm:\n  <<: *b\n  x: 2\n  x: 3", 'yaml: line 5, column 3: mapping key "x" already defined at line 4' },
+  { "b: &b {x: 1}\nm:\n  <<: *b\n  x: 2\n  x: 3",
+    'yaml: line 5, column 3: mapping key "x" already defined at line 4' },
   { "~: x", "yaml: line 1, column 1: unsupported map key: null" },
   { "null: x", "yaml: line 1, column 1: unsupported map key: null" },
   { "? !!null\n: x", "yaml: line 1, column 3: unsupported map key: null" },
@@ -282,12 +289,14 @@ local error_rows = {
   { "a: *nope", "yaml: line 1, column 4: unknown anchor 'nope' referenced" },
   { "a: &x {b: *x}", "yaml: line 1, column 11: anchor 'x' value contains itself" },
   { "a: &x [1, [*x]]", "yaml: line 1, column 12: anchor 'x' value contains itself" },
-  { "s: &s [1]\nm:\n  <<: *s", "yaml: line 3, column 7: map merge requires map or sequence of maps as the value" },
-  { "m:\n  <<: [1]", "yaml: line 2, column 7: map merge requires map or sequence of maps as the value" },
-  { "m:\n  <<: ~", "yaml: line 2, column 7: map merge requires map or sequence of maps as the value" },
-  { "m:\n  <<: [[{a: 1}]]", "yaml: line 2, column 7: map merge requires map or sequence of maps as the value" },
-  { table.concat(billion_laughs, "\n"), "yaml: line 4, column 16: document contains excessive aliasing" },
-  { string.rep("[", 1001) .. string.rep("]", 1001), "yaml: line 1, column 1001: exceeded max depth of 1000" },
+  { "s: &s [1]\nm:\n  <<: *s", "yaml: line 3, column 7: " .. MERGE },
+  { "m:\n  <<: [1]", "yaml: line 2, column 7: " .. MERGE },
+  { "m:\n  <<: ~", "yaml: line 2, column 7: " .. MERGE },
+  { "m:\n  <<: [[{a: 1}]]", "yaml: line 2, column 7: " .. MERGE },
+  { table.concat(billion_laughs, "\n"),
+    "yaml: line 4, column 16: document contains excessive aliasing" },
+  { string.rep("[", 1001) .. string.rep("]", 1001),
+    "yaml: line 1, column 1001: exceeded max depth of 1000" },
   { string.rep("- ", 1001) .. "x", "yaml: line 1, column 2001: exceeded max depth of 1000" },
 }
 
@@ -308,7 +317,8 @@ t.test("nesting up to the limit decodes; aliasing below go-yaml's bound too", fu
   while deep[1] do deep = deep[1]; depth = depth + 1 end
   t.eq(depth, 999)
   local v = assert(yaml.decode("a: &a [x, x, x, x, x, x, x, x, x, x]\n" ..
-    "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"))
+    "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n" ..
+    "c: [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"))
   t.eq(#v.c, 10)
   t.eq(v.c[10][10][10], "x")
 end)
@@ -428,7 +438,8 @@ t.test("encode: a nested Kubernetes object, exactly", function()
   cr.metadata.finalizers = arr()
   cr.aggregationRule = {}
   cr.rules[1].resources = arr("pods", "nodes")
-  cr.rules[2] = { apiGroups = arr(""), resources = arr("*"), verbs = arr("get"), resourceNames = null }
+  cr.rules[2] = { apiGroups = arr(""), resources = arr("*"), verbs = arr("get"),
+    resourceNames = null }
   t.eq(yaml.encode(cr), [[
 aggregationRule: {}
 apiVersion: rbac.authorization.k8s.io/v1
@@ -505,7 +516,8 @@ end)
 
 t.test("encode: numbers, booleans, null, empty collections, roots", function()
   local rows = {
-    { arr(1, -7, math.maxinteger, math.mininteger), "- 1\n- -7\n- 9223372036854775807\n- -9223372036854775808\n" },
+    { arr(1, -7, math.maxinteger, math.mininteger),
+      "- 1\n- -7\n- 9223372036854775807\n- -9223372036854775808\n" },
     { arr(1.5, 0.1, 1000.0, 1e6, 123456.0, 1e-5, 0.0001, 1e21, -0.0),
       "- 1.5\n- 0.1\n- 1000.0\n- 1e+06\n- 123456.0\n- 1e-05\n- 0.0001\n- 1e+21\n- -0.0\n" },
     { arr(math.huge, -math.huge), "- .inf\n- -.inf\n" },
@@ -528,7 +540,8 @@ t.test("encode: numbers, booleans, null, empty collections, roots", function()
 end)
 
 t.test("encode: keys in go-yaml's order", function()
-  local keys = { "b", "a", "a10", "a9", "a-b", "A", "_x", "z1", "z01", "x.y", "x/y", "é", "1", "10", "2" }
+  local keys = { "b", "a", "a10", "a9", "a-b", "A", "_x", "z1", "z01", "x.y", "x/y", "é",
+    "1", "10", "2" }
   local m = {}
   for _, k in ipairs(keys) do m[k] = 0 end
   t.eq(yaml.encode(m),
@@ -540,7 +553,8 @@ end)
 t.test("encode: long lines fold at 80 columns as kubectl prints them", function()
   local s = string.rep("word ", 20) .. "end"
   local text = yaml.encode({ description = s })
-  t.eq(text, "description: word word word word word word word word word word word word word word\n" ..
+  t.eq(text, "description: word word word word word word word word word word word word " ..
+    "word word\n" ..
     "  word word word word word word end\n")
   t.eq(yaml.decode(text), { description = s })
 end)
