@@ -99,6 +99,13 @@ expect_eq "default namespace is immortal" 'Error from server (Forbidden): namesp
 out=$(tk auth can-i list pods --as=alice --token="$tok" 2>&1 | tail -1)
 expect_eq "impersonation needs the impersonate verb" 'Error from server (Forbidden): users "alice" is forbidden: User "system:serviceaccount:team-a:bot" cannot impersonate resource "users" in API group "" at the cluster scope' "$out"
 
+# deployments: nothing runs, but the status reports the rollout so waits terminate
+kubectl create deployment web --image=nginx:1.27 --replicas=2 -n team-a >/dev/null
+out=$(timeout 20 kubectl rollout status deployment/web -n team-a --timeout=15s 2>&1 | tail -1)
+expect_eq "rollout status" 'deployment "web" successfully rolled out' "$out"
+out=$(kubectl get deployment web -n team-a --no-headers 2>&1)
+expect_match "deployment READY 2/2" '^web +2/2 +2 +2 ' "$out"
+
 # the request log records what kubectl sent (and never a bearer token)
 expect_match "requests.jsonl has the namespace POST" '"method":"POST","path":"/api/v1/namespaces"' "$(cat "$KUBESIM_DIR/requests.jsonl")"
 if grep -q "$tok" "$KUBESIM_DIR/requests.jsonl"; then fail "a token leaked into requests.jsonl"; else pass "no token in requests.jsonl"; fi

@@ -6,7 +6,9 @@
 - namespace controller: after a DELETE, removes every object in the namespace, then the
   namespace itself;
 - serviceaccount / root-ca publisher: SA "default" and ConfigMap kube-root-ca.crt in every
-  new namespace (no token Secrets: 1.24+ behaviour).
+  new namespace (no token Secrets: 1.24+ behaviour);
+- deployment "rollout": no Pods run, but after --rollout-delay a Deployment's status reports
+  its replicas ready and Available, so `kubectl rollout status` and wait loops terminate.
 """
 import base64
 import copy
@@ -26,6 +28,7 @@ SECRET = BY_PLURAL["secrets"]
 SA = BY_PLURAL["serviceaccounts"]
 NS = BY_PLURAL["namespaces"]
 CM = BY_PLURAL["configmaps"]
+DEPLOY = BY_PLURAL["deployments"]
 SA_NAME = "kubernetes.io/service-account.name"
 SA_UID = "kubernetes.io/service-account.uid"
 
@@ -85,9 +88,9 @@ class Scheduler:
 
 
 class Controllers:
-    def __init__(self, store, signer, ca_pem, token_delay=0.2, namespace_delay=0.3):
+    def __init__(self, store, signer, ca_pem, token_delay=0.2, namespace_delay=0.3, rollout_delay=0.5):
         self.store, self.signer, self.ca_pem = store, signer, ca_pem
-        self.token_delay, self.namespace_delay = token_delay, namespace_delay
+        self.token_delay, self.namespace_delay, self.rollout_delay = token_delay, namespace_delay, rollout_delay
         self.sched = Scheduler()
         store.listeners.append(self._on_event)
 
@@ -106,6 +109,12 @@ class Controllers:
                 self.sched.after(self.token_delay, self.sa_deleted, md["namespace"], md["name"], md["uid"])
             elif ev.type == "ADDED":
                 self.sched.after(self.token_delay, self.sa_added, md["namespace"], md["name"])
+        elif res is DEPLOY and ev.type != "DELETED":
+            md = ev.obj["metadata"]
+            st = ev.obj.get("status") or {}
+            if st.get("observedGeneration") != md.get("generation") or \
+                    st.get("readyReplicas", 0) != (ev.obj.get("spec") or {}).get("replicas", 1):
+                self.sched.after(self.rollout_delay, self.sync_deployment, md["namespace"], md["name"])
         elif res is NS:
             md = ev.obj["metadata"]
             if ev.type == "ADDED":
@@ -159,6 +168,32 @@ class Controllers:
                     self.store.delete(SECRET, ns, s["metadata"]["name"], expect_uid=s["metadata"]["uid"])
                 except E.APIError:
                     pass
+
+    # ---- deployment rollout (status only) ----
+    def sync_deployment(self, ns, name):
+        d = self.store.get(DEPLOY, ns, name)
+        if d is None or d["metadata"].get("deletionTimestamp"):
+            return
+        n = (d.get("spec") or {}).get("replicas", 1)
+        gen = d["metadata"].get("generation", 1)
+        old = d.get("status") or {}
+        if old.get("observedGeneration") == gen and old.get("readyReplicas", 0) == n:
+            return
+        ts = now()
+        conds = {c.get("type"): c for c in old.get("conditions") or []}
+        avail = conds.get("Available") or {"type": "Available", "lastTransitionTime": ts}
+        avail.update({"status": "True", "lastUpdateTime": ts, "reason": "MinimumReplicasAvailable",
+                      "message": "Deployment has minimum availability."})
+        prog = conds.get("Progressing") or {"type": "Progressing", "lastTransitionTime": ts}
+        prog.update({"status": "True", "lastUpdateTime": ts, "reason": "NewReplicaSetAvailable",
+                     "message": 'ReplicaSet "%s-%s" has successfully progressed.' % (name, d["metadata"]["uid"][:10].replace("-", ""))})
+        new = copy.deepcopy(d)
+        new["status"] = {"observedGeneration": gen, "replicas": n, "updatedReplicas": n, "readyReplicas": n,
+                         "availableReplicas": n, "conditions": [avail, prog]}
+        if n == 0:
+            for k in ("readyReplicas", "availableReplicas", "updatedReplicas", "replicas"):
+                new["status"].pop(k)
+        self.store.update(DEPLOY, new, expect_rv=d["metadata"]["resourceVersion"])
 
     # ---- namespace controllers ----
     def namespace_added(self, ns):

@@ -32,6 +32,8 @@ def parse_args(argv):
                    help="seconds before the token controller fills a service-account-token Secret")
     p.add_argument("--namespace-delay", type=float, default=0.3,
                    help="seconds a deleted namespace stays Terminating before it is purged")
+    p.add_argument("--rollout-delay", type=float, default=0.5,
+                   help="seconds before a Deployment's status reports its replicas ready (nothing runs)")
     p.add_argument("--history", type=int, default=5000, help="watch events kept for resourceVersion resumes")
     p.add_argument("--bookmark-interval", type=float, default=1.0,
                    help="seconds of watch idleness before a BOOKMARK (when allowed)")
@@ -100,7 +102,8 @@ def main(argv=None):
 
     store = Store(STORED, history=args.history)
     authz = Authorizer(store)
-    controllers = Controllers(store, signer, ca.cert_pem, args.token_delay, args.namespace_delay)
+    controllers = Controllers(store, signer, ca.cert_pem, args.token_delay, args.namespace_delay,
+                              args.rollout_delay)
     admin_token = secrets.token_urlsafe(32)
     authn = Authenticator(store, signer, admin_token)
     api = API(store, authz)
