@@ -23,8 +23,8 @@
  *     `foo` as a !!int"; other tags leave the scalar a string;
  *   - mapping keys become strings as sigs.k8s.io/yaml makes them: 1 -> "1",
  *     yes -> "true", 1.5 -> "1.5" (float keys print like Go's
- *     FormatFloat(f, 'g', -1, 32)); a null key, a key beyond int64 and a
- *     mapping or sequence key fail, as they fail in kubectl;
+ *     FormatFloat(f, 'g', -1, 32), so does an integer beyond int64); a null
+ *     key and a mapping or sequence key fail, as they fail in kubectl;
  *   - a key given twice in one mapping fails ("mapping key "x" already
  *     defined at line N"), as kubectl's strict validation rejects duplicate
  *     fields instead of silently keeping one;
@@ -59,8 +59,8 @@
  *   with ".0" added to an integral float so that it reads back as a float.
  *   Functions, userdata, cycles and non-string/number keys raise. */
 #include <errno.h>
-#include <stdarg.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,6 +101,7 @@ static int has_mt(lua_State *L, int idx, const char *name)
   return r;
 }
 
+/* [-0, +0] Is the value at idx json.null, lightuserdata(NULL)? */
 static int is_null(lua_State *L, int idx)
 {
   return lua_type(L, idx) == LUA_TLIGHTUSERDATA && !lua_touserdata(L, idx);
@@ -179,8 +180,7 @@ static int format_go_g(double v, int f32, char *out)
       out[len++] = '0';
     memcpy(out + len, digs, n);
     len += n;
-  }
-  else {
+  } else {
     for(i = 0; i <= exp || i < n; i++) {
       if(i == exp + 1)
         out[len++] = '.';
@@ -194,7 +194,7 @@ static int format_go_g(double v, int f32, char *out)
 /* ---- base64 (for !!binary) --------------------------------------------- */
 
 static const char b64_alphabet[] =
-  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 static int b64_value(int c)
 {
@@ -232,8 +232,7 @@ static int b64_decode_push(lua_State *L, const char *s, size_t n)
         goto bad;
       pad++;
       quad[q++] = 0;
-    }
-    else {
+    } else {
       v = b64_value(c);
       if(v < 0 || pad)
         goto bad;
@@ -315,13 +314,11 @@ static int is_timestamp(const char *s, size_t n)
   if(*p == 'T' || *p == 't') {
     tz = 1;
     p++;
-  }
-  else if(*p == ' ') {
+  } else if(*p == ' ') {
     tz = 0;
     while(p < e && *p == ' ')
       p++;
-  }
-  else
+  } else
     return 0;
   if(!ts_num(&p, e, &hour) || hour >= 24 || p >= e || *p++ != ':')
     return 0;
@@ -340,8 +337,7 @@ static int is_timestamp(const char *s, size_t n)
     return p + 1 == e;
   if(e - p != 6 || (*p != '+' && *p != '-') || p[3] != ':')
     return 0;
-  if(!is_digit(p[1]) || !is_digit(p[2]) || !is_digit(p[4]) ||
-     !is_digit(p[5]))
+  if(!is_digit(p[1]) || !is_digit(p[2]) || !is_digit(p[4]) || !is_digit(p[5]))
     return 0;
   return (p[1] - '0') * 10 + (p[2] - '0') <= 24 &&
          (p[4] - '0') * 10 + (p[5] - '0') <= 60;
@@ -351,7 +347,7 @@ static int is_timestamp(const char *s, size_t n)
 
 enum rkind { R_STR, R_NULL, R_BOOL, R_INT, R_FLOAT, R_TIMESTAMP, R_MERGE };
 
-static const char *const rkind_tag[] = {"str", "null", "bool", "int",
+static const char *const rkind_tag[] = {"str",   "null",      "bool", "int",
                                         "float", "timestamp", "merge"};
 
 struct resolved {
@@ -383,19 +379,19 @@ static int resolve_word(const char *s, size_t n, struct resolved *r)
     enum rkind k;
     int b;
   } words[] = {
-    {"y", R_BOOL, 1},      {"Y", R_BOOL, 1},      {"yes", R_BOOL, 1},
-    {"Yes", R_BOOL, 1},    {"YES", R_BOOL, 1},    {"true", R_BOOL, 1},
-    {"True", R_BOOL, 1},   {"TRUE", R_BOOL, 1},   {"on", R_BOOL, 1},
-    {"On", R_BOOL, 1},     {"ON", R_BOOL, 1},     {"n", R_BOOL, 0},
-    {"N", R_BOOL, 0},      {"no", R_BOOL, 0},     {"No", R_BOOL, 0},
-    {"NO", R_BOOL, 0},     {"false", R_BOOL, 0},  {"False", R_BOOL, 0},
-    {"FALSE", R_BOOL, 0},  {"off", R_BOOL, 0},    {"Off", R_BOOL, 0},
-    {"OFF", R_BOOL, 0},    {"~", R_NULL, 0},      {"null", R_NULL, 0},
-    {"Null", R_NULL, 0},   {"NULL", R_NULL, 0},   {".nan", R_FLOAT, 0},
-    {".NaN", R_FLOAT, 0},  {".NAN", R_FLOAT, 0},  {".inf", R_FLOAT, 1},
-    {".Inf", R_FLOAT, 1},  {".INF", R_FLOAT, 1},  {"+.inf", R_FLOAT, 1},
-    {"+.Inf", R_FLOAT, 1}, {"+.INF", R_FLOAT, 1}, {"-.inf", R_FLOAT, -1},
-    {"-.Inf", R_FLOAT, -1}, {"-.INF", R_FLOAT, -1},
+      {"y", R_BOOL, 1},       {"Y", R_BOOL, 1},       {"yes", R_BOOL, 1},
+      {"Yes", R_BOOL, 1},     {"YES", R_BOOL, 1},     {"true", R_BOOL, 1},
+      {"True", R_BOOL, 1},    {"TRUE", R_BOOL, 1},    {"on", R_BOOL, 1},
+      {"On", R_BOOL, 1},      {"ON", R_BOOL, 1},      {"n", R_BOOL, 0},
+      {"N", R_BOOL, 0},       {"no", R_BOOL, 0},      {"No", R_BOOL, 0},
+      {"NO", R_BOOL, 0},      {"false", R_BOOL, 0},   {"False", R_BOOL, 0},
+      {"FALSE", R_BOOL, 0},   {"off", R_BOOL, 0},     {"Off", R_BOOL, 0},
+      {"OFF", R_BOOL, 0},     {"~", R_NULL, 0},       {"null", R_NULL, 0},
+      {"Null", R_NULL, 0},    {"NULL", R_NULL, 0},    {".nan", R_FLOAT, 0},
+      {".NaN", R_FLOAT, 0},   {".NAN", R_FLOAT, 0},   {".inf", R_FLOAT, 1},
+      {".Inf", R_FLOAT, 1},   {".INF", R_FLOAT, 1},   {"+.inf", R_FLOAT, 1},
+      {"+.Inf", R_FLOAT, 1},  {"+.INF", R_FLOAT, 1},  {"-.inf", R_FLOAT, -1},
+      {"-.Inf", R_FLOAT, -1}, {"-.INF", R_FLOAT, -1},
   };
   size_t i;
 
@@ -435,16 +431,13 @@ static int parse_go_int(const char *s, size_t n, lua_Integer *v, double *fv)
     if(c == 'x') {
       base = 16;
       p += 2;
-    }
-    else if(c == 'o') {
+    } else if(c == 'o') {
       base = 8;
       p += 2;
-    }
-    else if(c == 'b') {
+    } else if(c == 'b') {
       base = 2;
       p += 2;
-    }
-    else {
+    } else {
       base = 8;
       p += 1;
     }
@@ -481,7 +474,8 @@ static int parse_go_int(const char *s, size_t n, lua_Integer *v, double *fv)
   return 2;
 }
 
-/* go-yaml's yamlStyleFloat: ^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$ */
+/* go-yaml's yamlStyleFloat:
+ * ^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$ */
 static int yaml_style_float(const char *s, size_t n)
 {
   const char *p = s, *e = s + n;
@@ -494,8 +488,7 @@ static int yaml_style_float(const char *s, size_t n)
       return 0;
     while(p < e && is_digit(*p))
       p++;
-  }
-  else {
+  } else {
     if(p >= e || !is_digit(*p))
       return 0;
     while(p < e && is_digit(*p))
@@ -569,8 +562,8 @@ static int underscore_ok(const char *s, size_t n)
 /* go-yaml's resolve("" or a resolvable tag, s) for the implicit kinds:
  * fills r and returns its kind. Strings are R_STR. tagged: the explicit tag
  * kind, which disables the timestamp check unless it is timestamp. */
-static enum rkind resolve_scalar(const char *s, size_t n, int ts_allowed,
-                                 struct resolved *r)
+static enum rkind
+resolve_scalar(const char *s, size_t n, int ts_allowed, struct resolved *r)
 {
   char hint;
   char stackbuf[64];
@@ -627,15 +620,13 @@ static enum rkind resolve_scalar(const char *s, size_t n, int ts_allowed,
   if(rc == 1) {
     r->kind = R_INT;
     r->i = iv;
-  }
-  else if(yaml_style_float(plain, pn)) {
+  } else if(yaml_style_float(plain, pn)) {
     /* also ints beyond uint64, and "09" (not octal) */
     if(parse_float(plain, pn, &fv)) {
       r->kind = R_FLOAT;
       r->f = fv;
     }
-  }
-  else if(rc == 2) {
+  } else if(rc == 2) {
     /* valid hex/octal/binary beyond int64: go-yaml gives uint64 or a
      * big.Int, exact in kubectl's JSON; a Lua float here */
     r->kind = R_FLOAT;
@@ -659,13 +650,13 @@ static const char *short_tag(const char *tag, char *buf, size_t size)
 /* ---- decoder ------------------------------------------------------------ */
 
 struct frame {
-  int kind;           /* 0 sequence, 1 mapping */
-  int tidx;           /* stack index: table, anchor name, merge side table */
-  lua_Integer n;      /* sequence length */
-  int key_pending;    /* mapping: key at tidx + 3 */
-  int key_is_merge;   /* that key is "<<" */
-  int merged;         /* a merge happened: side table tracks explicit keys */
-  yaml_mark_t start;  /* the collection's start mark */
+  int kind;          /* 0 sequence, 1 mapping */
+  int tidx;          /* stack index: table, anchor name, merge side table */
+  lua_Integer n;     /* sequence length */
+  int key_pending;   /* mapping: key at tidx + 3 */
+  int key_is_merge;  /* that key is "<<" */
+  int merged;        /* a merge happened: side table tracks explicit keys */
+  yaml_mark_t start; /* the collection's start mark */
   yaml_mark_t keymark;
 };
 
@@ -747,8 +738,7 @@ static int dec_parser_fail(lua_State *L, struct kl_yaml_dec *d)
       if(c == '\n') {
         mark.line++;
         mark.column = 0;
-      }
-      else if((c & 0xc0) != 0x80)
+      } else if((c & 0xc0) != 0x80)
         mark.column++;
     }
     if(p->problem_value != -1 && !strstr(problem, "UTF")) {
@@ -757,8 +747,7 @@ static int dec_parser_fail(lua_State *L, struct kl_yaml_dec *d)
       snprintf(hex, sizeof(hex), "#x%02X", (unsigned)p->problem_value);
       return dec_fail(L, mark, "%s (%s)", problem, hex);
     }
-  }
-  else if(p->error == YAML_MEMORY_ERROR)
+  } else if(p->error == YAML_MEMORY_ERROR)
     return dec_fail(L, mark, "out of memory");
   return dec_fail(L, mark, "%s", problem);
 }
@@ -779,14 +768,14 @@ static int excessive_aliasing(struct kl_yaml_dec *d)
 {
   return d->alias_count > 100 && d->decode_count > 1000 &&
          (double)d->alias_count / (double)d->decode_count >
-           allowed_alias_ratio(d->decode_count);
+             allowed_alias_ratio(d->decode_count);
 }
 
 /* [-0, +1 or +1 error] Deep-copy the value at idx (an anchored value)
  * counting every node as an alias expansion. Returns 0, or -1 with the
  * message pushed instead of the copy. */
-static int dec_copy(lua_State *L, struct kl_yaml_dec *d, int idx,
-                    yaml_mark_t mark)
+static int
+dec_copy(lua_State *L, struct kl_yaml_dec *d, int idx, yaml_mark_t mark)
 {
   int dst;
 
@@ -850,8 +839,7 @@ static int dec_key_string(lua_State *L, yaml_mark_t mark)
   case LUA_TNUMBER:
     if(lua_isinteger(L, -1)) {
       lua_pushfstring(L, "%I", (LUAI_UACINT)lua_tointeger(L, -1));
-    }
-    else {
+    } else {
       format_go_g(lua_tonumber(L, -1), 1, buf);
       lua_pushstring(L, buf);
     }
@@ -874,11 +862,15 @@ static int dec_key_string(lua_State *L, yaml_mark_t mark)
   }
 }
 
-/* Find the line of the first definition of key (a string) in the mapping
- * that starts at byte index start: re-parses the text (error path only).
- * Returns the 1-based line, or 0 when not found. */
-static int first_key_line(lua_State *L, struct kl_yaml_dec *d, size_t start,
-                          const char *key, size_t keylen)
+/* [-0, +0] Find the line of the first definition of key (a string) in the
+ * mapping that starts at byte index start: re-parses the text (error path
+ * only; uses the Lua stack to resolve keys). Returns the 1-based line, or 0
+ * when not found. */
+static int first_key_line(lua_State *L,
+                          struct kl_yaml_dec *d,
+                          size_t start,
+                          const char *key,
+                          size_t keylen)
 {
   yaml_parser_t p;
   yaml_event_t ev;
@@ -895,11 +887,9 @@ static int first_key_line(lua_State *L, struct kl_yaml_dec *d, size_t start,
     case YAML_MAPPING_START_EVENT:
     case YAML_SEQUENCE_START_EVENT:
       if(depth < 0) {
-        if(ev.type == YAML_MAPPING_START_EVENT &&
-           ev.start_mark.index == start)
+        if(ev.type == YAML_MAPPING_START_EVENT && ev.start_mark.index == start)
           depth = 0;
-      }
-      else {
+      } else {
         if(depth == 0)
           is_key = !is_key;
         depth++;
@@ -909,8 +899,7 @@ static int first_key_line(lua_State *L, struct kl_yaml_dec *d, size_t start,
     case YAML_SEQUENCE_END_EVENT:
       if(depth > 0 && --depth == 0) {
         /* a collection value (or key) ended */
-      }
-      else if(depth == 0)
+      } else if(depth == 0)
         done = 1;
       break;
     case YAML_SCALAR_EVENT:
@@ -933,8 +922,7 @@ static int first_key_line(lua_State *L, struct kl_yaml_dec *d, size_t start,
             default:
               lua_pushlstring(L, v, n);
             }
-          }
-          else
+          } else
             lua_pushlstring(L, v, n);
           if(lua_rawlen(L, -1) == keylen &&
              !memcmp(lua_tostring(L, -1), key, keylen)) {
@@ -955,10 +943,11 @@ static int first_key_line(lua_State *L, struct kl_yaml_dec *d, size_t start,
   return line;
 }
 
-/* [-1, +0] Merge the mapping value on top into the frame's table (go-yaml
- * v2: entries overwrite, so keys after "<<" win). Returns 0 or -1. */
-static int dec_merge_one(lua_State *L, struct frame *f, int src,
-                         yaml_mark_t mark)
+/* [-0, +0 or +1 error] Merge the mapping at index src into the frame's
+ * table (go-yaml v2: entries overwrite, so keys after "<<" win). Returns 0,
+ * or -1 with the message pushed. */
+static int
+dec_merge_one(lua_State *L, struct frame *f, int src, yaml_mark_t mark)
 {
   int t = f->tidx;
 
@@ -987,10 +976,11 @@ static int dec_merge_one(lua_State *L, struct frame *f, int src,
   return 0;
 }
 
-/* [-1, +0] A completed value is on top: hand it to the open collection.
- * Returns 0, or -1 with the message pushed (the value is gone). */
-static int dec_deliver(lua_State *L, struct kl_yaml_dec *d,
-                       const struct dinfo *info)
+/* [-1, +0] A completed value is on top: hand it to the open collection
+ * (a mapping's key stays on the stack until its value comes; the document's
+ * root stays on top). Returns 0, or -1 with the message pushed. */
+static int
+dec_deliver(lua_State *L, struct kl_yaml_dec *d, const struct dinfo *info)
 {
   struct frame *f;
   int t;
@@ -1006,8 +996,7 @@ static int dec_deliver(lua_State *L, struct kl_yaml_dec *d,
   if(!f->key_pending) {
     if(info->is_merge_key) {
       f->key_is_merge = 1;
-    }
-    else {
+    } else {
       f->key_is_merge = 0;
       if(dec_key_string(L, info->mark) < 0)
         return -1;
@@ -1031,8 +1020,7 @@ static int dec_deliver(lua_State *L, struct kl_yaml_dec *d,
           return -1;
         lua_pop(L, 1);
       }
-    }
-    else if(dec_merge_one(L, f, v, info->mark) < 0)
+    } else if(dec_merge_one(L, f, v, info->mark) < 0)
       return -1;
     lua_settop(L, t + 2);
     return 0;
@@ -1056,11 +1044,9 @@ static int dec_deliver(lua_State *L, struct kl_yaml_dec *d,
         return dec_fail(L, f->keymark,
                         "mapping key \"%s\" already defined at line %d", k,
                         line);
-      return dec_fail(L, f->keymark, "mapping key \"%s\" already defined",
-                      k);
+      return dec_fail(L, f->keymark, "mapping key \"%s\" already defined", k);
     }
-  }
-  else
+  } else
     lua_pop(L, 1);
   if(f->merged) {
     lua_pushvalue(L, t + 3);
@@ -1100,8 +1086,7 @@ static int dec_scalar(lua_State *L, yaml_event_t *ev, struct dinfo *info)
       return 0;
     }
     k = resolve_scalar(v, n, 1, &r);
-  }
-  else {
+  } else {
     if(!strncmp(tag, TAG_PREFIX, TAG_PREFIX_LEN))
       want = tag + TAG_PREFIX_LEN;
     if(want && !strcmp(want, "merge") && n == 2 && !memcmp(v, "<<", 2)) {
@@ -1130,8 +1115,7 @@ static int dec_scalar(lua_State *L, yaml_event_t *ev, struct dinfo *info)
       if(!strcmp(want, "float") && k == R_INT) {
         r.f = (double)r.i;
         k = R_FLOAT;
-      }
-      else {
+      } else {
         char t1[80];
 
         snprintf(t1, sizeof(t1), "%s%s", TAG_PREFIX, rkind_tag[k]);
@@ -1161,7 +1145,7 @@ static int dec_scalar(lua_State *L, yaml_event_t *ev, struct dinfo *info)
 }
 
 /* [-0, +0] Store the value on top as anchors[name] (the anchors table is
- * at index anchors). */
+ * at index anchors); the value stays on top. */
 static void dec_set_anchor(lua_State *L, int anchors, const char *name)
 {
   lua_pushvalue(L, -1);
@@ -1171,8 +1155,7 @@ static void dec_set_anchor(lua_State *L, int anchors, const char *name)
 /* Parse the whole stream; every non-empty, non-null document is appended to
  * the array at index out. [-0, +0] on success (returns the number of
  * documents kept), [-0, +1] with the message on failure (returns -1). */
-static int dec_stream(lua_State *L, struct kl_yaml_dec *d, int anchors,
-                      int out)
+static int dec_stream(lua_State *L, struct kl_yaml_dec *d, int anchors, int out)
 {
   int ndocs = 0, done = 0, base = lua_gettop(L);
   lua_Integer nout = 0;
@@ -1212,8 +1195,8 @@ static int dec_stream(lua_State *L, struct kl_yaml_dec *d, int anchors,
       d->decode_count++;
       if(lua_getfield(L, anchors, name) == LUA_TNIL) {
         lua_pop(L, 1);
-        rc = dec_fail(L, ev->start_mark, "unknown anchor '%s' referenced",
-                      name);
+        rc =
+            dec_fail(L, ev->start_mark, "unknown anchor '%s' referenced", name);
         break;
       }
       if(lua_touserdata(L, -1) == &anchor_open) { /* still open */
@@ -1245,10 +1228,9 @@ static int dec_stream(lua_State *L, struct kl_yaml_dec *d, int anchors,
     case YAML_SEQUENCE_START_EVENT:
     case YAML_MAPPING_START_EVENT: {
       struct frame *f;
-      const char *anchor =
-        (const char *)(ev->type == YAML_SEQUENCE_START_EVENT
-                         ? ev->data.sequence_start.anchor
-                         : ev->data.mapping_start.anchor);
+      const char *anchor = (const char *)(ev->type == YAML_SEQUENCE_START_EVENT
+                                              ? ev->data.sequence_start.anchor
+                                              : ev->data.mapping_start.anchor);
 
       d->decode_count++;
       if(d->nframes >= KL_YAML_MAX_DEPTH) {
@@ -1275,8 +1257,7 @@ static int dec_stream(lua_State *L, struct kl_yaml_dec *d, int anchors,
         f->kind = 0;
         lua_newtable(L);
         set_array_mt(L, -1);
-      }
-      else {
+      } else {
         f->kind = 1;
         lua_newtable(L);
       }
@@ -1286,8 +1267,7 @@ static int dec_stream(lua_State *L, struct kl_yaml_dec *d, int anchors,
         /* open: an alias to it now would be a cycle */
         lua_pushlightuserdata(L, &anchor_open);
         lua_setfield(L, anchors, anchor);
-      }
-      else
+      } else
         lua_pushnil(L);
       lua_pushnil(L); /* merge side table, made on first merge */
       break;
@@ -1437,9 +1417,10 @@ static int enc_write(void *data, unsigned char *buffer, size_t size)
   return 1;
 }
 
-/* Emit one event; raises with libyaml's problem on failure. */
-static void enc_emit(lua_State *L, struct kl_yaml_enc *e, yaml_event_t *ev,
-                     int ok)
+/* [-0, +0] Emit one event (ok: its initialization succeeded); raises with
+ * libyaml's problem on failure. */
+static void
+enc_emit(lua_State *L, struct kl_yaml_enc *e, yaml_event_t *ev, int ok)
 {
   if(!ok)
     luaL_error(L, "yaml.encode: out of memory");
@@ -1448,13 +1429,18 @@ static void enc_emit(lua_State *L, struct kl_yaml_enc *e, yaml_event_t *ev,
                e->emitter.problem ? e->emitter.problem : "emitter error");
 }
 
-static void enc_scalar(lua_State *L, struct kl_yaml_enc *e, const char *tag,
-                       const char *s, size_t n, yaml_scalar_style_t style)
+/* [-0, +0] Emit a scalar: untagged ones are implicit (plain or quoted). */
+static void enc_scalar(lua_State *L,
+                       struct kl_yaml_enc *e,
+                       const char *tag,
+                       const char *s,
+                       size_t n,
+                       yaml_scalar_style_t style)
 {
   yaml_event_t ev;
-  int ok = yaml_scalar_event_initialize(
-    &ev, NULL, (yaml_char_t *)tag, (const yaml_char_t *)s, (int)n, !tag,
-    !tag, style);
+  int ok = yaml_scalar_event_initialize(&ev, NULL, (yaml_char_t *)tag,
+                                        (const yaml_char_t *)s, (int)n, !tag,
+                                        !tag, style);
 
   enc_emit(L, e, &ev, ok);
 }
@@ -1475,16 +1461,13 @@ static int utf8_valid(const unsigned char *s, size_t n)
     if((c & 0xe0) == 0xc0) {
       len = 2;
       cp = c & 0x1f;
-    }
-    else if((c & 0xf0) == 0xe0) {
+    } else if((c & 0xf0) == 0xe0) {
       len = 3;
       cp = c & 0x0f;
-    }
-    else if((c & 0xf8) == 0xf0) {
+    } else if((c & 0xf8) == 0xf0) {
       len = 4;
       cp = c & 0x07;
-    }
-    else
+    } else
       return 0;
     if(i + len > n)
       return 0;
@@ -1502,7 +1485,8 @@ static int utf8_valid(const unsigned char *s, size_t n)
   return 1;
 }
 
-/* go-yaml's isBase60Float: ^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$ */
+/* go-yaml's isBase60Float: ^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$
+ */
 static int is_base60_float(const char *s, size_t n)
 {
   const char *p = s, *e = s + n;
@@ -1546,9 +1530,9 @@ static int needs_quotes(const char *s, size_t n)
   return resolve_scalar(s, n, 1, &r) != R_STR || is_base60_float(s, n);
 }
 
-/* Emit a string the way go-yaml's stringv does. */
-static void enc_string(lua_State *L, struct kl_yaml_enc *e, const char *s,
-                       size_t n)
+/* [-0, +0] Emit a string the way go-yaml's stringv does. */
+static void
+enc_string(lua_State *L, struct kl_yaml_enc *e, const char *s, size_t n)
 {
   if(!utf8_valid((const unsigned char *)s, n)) {
     /* go-yaml: !!binary, base64 in lines of 70 */
@@ -1617,16 +1601,13 @@ static uint32_t next_rune(const unsigned char *s, size_t n, size_t *i)
   if((c & 0xe0) == 0xc0) {
     len = 2;
     cp = c & 0x1f;
-  }
-  else if((c & 0xf0) == 0xe0) {
+  } else if((c & 0xf0) == 0xe0) {
     len = 3;
     cp = c & 0x0f;
-  }
-  else if((c & 0xf8) == 0xf0) {
+  } else if((c & 0xf8) == 0xf0) {
     len = 4;
     cp = c & 0x07;
-  }
-  else {
+  } else {
     (*i)++;
     return 0xfffd;
   }
@@ -1782,7 +1763,8 @@ static int kentry_cmp(const void *pa, const void *pb)
 
 static void enc_value(lua_State *L, struct kl_yaml_enc *e, int idx);
 
-/* Is the table at idx (no array/object marker) a sequence 1..n, n >= 1? */
+/* [-0, +0] Is the table at idx (no array/object marker) a sequence 1..n,
+ * n >= 1? */
 static int plain_table_is_seq(lua_State *L, int idx)
 {
   lua_Integer n = (lua_Integer)lua_rawlen(L, idx), count = 0;
@@ -1802,6 +1784,7 @@ static int plain_table_is_seq(lua_State *L, int idx)
   return count == n;
 }
 
+/* [-0, +0] Emit the table at idx as a block sequence of its 1..#t. */
 static void enc_sequence(lua_State *L, struct kl_yaml_enc *e, int idx)
 {
   yaml_event_t ev;
@@ -1818,6 +1801,8 @@ static void enc_sequence(lua_State *L, struct kl_yaml_enc *e, int idx)
   enc_emit(L, e, &ev, yaml_sequence_end_event_initialize(&ev));
 }
 
+/* [-0, +0] Emit the table at idx as a block mapping, keys (strings, or
+ * numbers printed as strings) in go-yaml's order. */
 static void enc_mapping(lua_State *L, struct kl_yaml_enc *e, int idx)
 {
   yaml_event_t ev;
@@ -1866,10 +1851,11 @@ static void enc_mapping(lua_State *L, struct kl_yaml_enc *e, int idx)
   qsort(ents, (size_t)n, sizeof(*ents), kentry_bytes_cmp);
   qsort(ents, (size_t)n, sizeof(*ents), kentry_cmp);
   for(i = 1; i < n; i++)
-    if(ents[i].n == ents[i - 1].n && !memcmp(ents[i].s, ents[i - 1].s,
-                                             ents[i].n))
-      luaL_error(L, "yaml.encode: duplicate key \"%s\" (a number and a "
-                    "string key print the same)",
+    if(ents[i].n == ents[i - 1].n &&
+       !memcmp(ents[i].s, ents[i - 1].s, ents[i].n))
+      luaL_error(L,
+                 "yaml.encode: duplicate key \"%s\" (a number and a "
+                 "string key print the same)",
                  ents[i].s);
   enc_emit(L, e, &ev,
            yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1,
@@ -1884,6 +1870,7 @@ static void enc_mapping(lua_State *L, struct kl_yaml_enc *e, int idx)
   lua_settop(L, keys - 1);
 }
 
+/* [-0, +0] Emit the value at idx; raises on what YAML cannot hold. */
 static void enc_value(lua_State *L, struct kl_yaml_enc *e, int idx)
 {
   char buf[64];
@@ -1903,8 +1890,7 @@ static void enc_value(lua_State *L, struct kl_yaml_enc *e, int idx)
     if(lua_isinteger(L, idx)) {
       len = snprintf(buf, sizeof(buf), LUA_INTEGER_FMT,
                      (LUAI_UACINT)lua_tointeger(L, idx));
-    }
-    else {
+    } else {
       double v = lua_tonumber(L, idx);
 
       len = format_go_g(v, 0, buf);
@@ -1932,8 +1918,7 @@ static void enc_value(lua_State *L, struct kl_yaml_enc *e, int idx)
     const void *p = lua_topointer(L, idx);
 
     if(e->depth >= KL_YAML_MAX_DEPTH)
-      luaL_error(L, "yaml.encode: nesting deeper than %d",
-                 KL_YAML_MAX_DEPTH);
+      luaL_error(L, "yaml.encode: nesting deeper than %d", KL_YAML_MAX_DEPTH);
     luaL_checkstack(L, 8, "yaml.encode: nesting too deep");
     if(lua_rawgetp(L, e->visiting, p) != LUA_TNIL)
       luaL_error(L, "yaml.encode: cannot encode a table that contains "
@@ -2033,9 +2018,9 @@ static int l_encode_all(lua_State *L)
 int luaopen_kubelua_yaml(lua_State *L)
 {
   static const luaL_Reg funcs[] = {
-    {"decode", l_decode},         {"decode_all", l_decode_all},
-    {"encode", l_encode},         {"encode_all", l_encode_all},
-    {NULL, NULL},
+      {"decode", l_decode}, {"decode_all", l_decode_all},
+      {"encode", l_encode}, {"encode_all", l_encode_all},
+      {NULL, NULL},
   };
 
   if(luaL_newmetatable(L, DEC_MT)) {

@@ -23,42 +23,44 @@ struct decode_case {
 };
 
 static const struct decode_case decode_cases[] = {
-  {S("a: []\nb: {}\nc: ~\nd: yes\ne: \"yes\"\n"),
-   "{\"a\":[],\"b\":{},\"c\":null,\"d\":true,\"e\":\"yes\"}"},
-  {S(""), "null"},
-  {S("# just a comment\n"), "null"},
-  {S("---\n"), "null"},
-  {S("[]"), "[]"},
-  {S("{}"), "{}"},
-  {S("- a\n- b\n"), "[\"a\",\"b\"]"},
-  {S("key:\n- 1\n- 2\n"), "{\"key\":[1,2]}"},
-  {S("a: 0755\nb: 0x1F\nc: 0o17\nd: 0b101\ne: 1_000\nf: -0x10\n"),
-   "{\"a\":493,\"b\":31,\"c\":15,\"d\":5,\"e\":1000,\"f\":-16}"},
-  {S("a: 9223372036854775807\nb: -9223372036854775808\n"),
-   "{\"a\":9223372036854775807,\"b\":-9223372036854775808}"},
-  {S("a: 1e3\nb: .5\nc: -1.5\nd: 09\ne: 1.\n"),
-   "{\"a\":1000.0,\"b\":0.5,\"c\":-1.5,\"d\":9.0,\"e\":1.0}"},
-  {S("[y, Y, yes, on, ON, True, n, N, no, off, OFF, FALSE]"),
-   "[true,true,true,true,true,true,false,false,false,false,false,false]"},
-  {S("[~, null, Null, NULL, ]"), "[null,null,null,null]"},
-  {S("[nULL, yES, 'yes', \"on\", !!str 1, !!str true]"),
-   "[\"nULL\",\"yES\",\"yes\",\"on\",\"1\",\"true\"]"},
-  {S("t: 2001-12-14\nu: 2001-12-14T21:59:43.10-05:00\n"),
-   "{\"t\":\"2001-12-14\",\"u\":\"2001-12-14T21:59:43.10-05:00\"}"},
-  {S("[!!int '12', !!float 3, !!bool off, !!null '', !!binary aGk=]"),
-   "[12,3.0,false,null,\"hi\"]"},
-  {S("1: a\nyes: b\n1.5: c\n0x10: d\n"),
-   "{\"1\":\"a\",\"1.5\":\"c\",\"16\":\"d\",\"true\":\"b\"}"},
-  {S("a: |\n  x\n  y\nb: >-\n  folded\n  line\n"),
-   "{\"a\":\"x\\ny\\n\",\"b\":\"folded line\"}"},
-  {S("a: &x {k: [1]}\nb: *x\n"), "{\"a\":{\"k\":[1]},\"b\":{\"k\":[1]}}"},
-  {S("d: &d {x: 1, z: 0}\nm:\n  <<: *d\n  z: 2\n"),
-   "{\"d\":{\"x\":1,\"z\":0},\"m\":{\"x\":1,\"z\":2}}"},
-  {S("a: &a {x: 1}\nb: &b {x: 2, w: 3}\nm:\n  <<: [*a, *b]\n"),
-   "{\"a\":{\"x\":1},\"b\":{\"w\":3,\"x\":2},\"m\":{\"w\":3,\"x\":1}}"},
-  {S("a: 1\n---\n"), "{\"a\":1}"},
-  {S("\xef\xbb\xbf" "a: \xc3\xa9\n"), "{\"a\":\"\xc3\xa9\"}"},
-  {S("a: \"\\0\\x01\\u00e9\"\n"), "{\"a\":\"\\u0000\\u0001\xc3\xa9\"}"},
+    {S("a: []\nb: {}\nc: ~\nd: yes\ne: \"yes\"\n"),
+     "{\"a\":[],\"b\":{},\"c\":null,\"d\":true,\"e\":\"yes\"}"},
+    {S(""), "null"},
+    {S("# just a comment\n"), "null"},
+    {S("---\n"), "null"},
+    {S("[]"), "[]"},
+    {S("{}"), "{}"},
+    {S("- a\n- b\n"), "[\"a\",\"b\"]"},
+    {S("key:\n- 1\n- 2\n"), "{\"key\":[1,2]}"},
+    {S("a: 0755\nb: 0x1F\nc: 0o17\nd: 0b101\ne: 1_000\nf: -0x10\n"),
+     "{\"a\":493,\"b\":31,\"c\":15,\"d\":5,\"e\":1000,\"f\":-16}"},
+    {S("a: 9223372036854775807\nb: -9223372036854775808\n"),
+     "{\"a\":9223372036854775807,\"b\":-9223372036854775808}"},
+    {S("a: 1e3\nb: .5\nc: -1.5\nd: 09\ne: 1.\n"),
+     "{\"a\":1000.0,\"b\":0.5,\"c\":-1.5,\"d\":9.0,\"e\":1.0}"},
+    {S("[y, Y, yes, on, ON, True, n, N, no, off, OFF, FALSE]"),
+     "[true,true,true,true,true,true,false,false,false,false,false,false]"},
+    {S("[~, null, Null, NULL, ]"), "[null,null,null,null]"},
+    {S("[nULL, yES, 'yes', \"on\", !!str 1, !!str true]"),
+     "[\"nULL\",\"yES\",\"yes\",\"on\",\"1\",\"true\"]"},
+    {S("t: 2001-12-14\nu: 2001-12-14T21:59:43.10-05:00\n"),
+     "{\"t\":\"2001-12-14\",\"u\":\"2001-12-14T21:59:43.10-05:00\"}"},
+    {S("[!!int '12', !!float 3, !!bool off, !!null '', !!binary aGk=]"),
+     "[12,3.0,false,null,\"hi\"]"},
+    {S("1: a\nyes: b\n1.5: c\n0x10: d\n"),
+     "{\"1\":\"a\",\"1.5\":\"c\",\"16\":\"d\",\"true\":\"b\"}"},
+    {S("a: |\n  x\n  y\nb: >-\n  folded\n  line\n"),
+     "{\"a\":\"x\\ny\\n\",\"b\":\"folded line\"}"},
+    {S("a: &x {k: [1]}\nb: *x\n"), "{\"a\":{\"k\":[1]},\"b\":{\"k\":[1]}}"},
+    {S("d: &d {x: 1, z: 0}\nm:\n  <<: *d\n  z: 2\n"),
+     "{\"d\":{\"x\":1,\"z\":0},\"m\":{\"x\":1,\"z\":2}}"},
+    {S("a: &a {x: 1}\nb: &b {x: 2, w: 3}\nm:\n  <<: [*a, *b]\n"),
+     "{\"a\":{\"x\":1},\"b\":{\"w\":3,\"x\":2},\"m\":{\"w\":3,\"x\":1}}"},
+    {S("a: 1\n---\n"), "{\"a\":1}"},
+    {S("\xef\xbb\xbf"
+       "a: \xc3\xa9\n"),
+     "{\"a\":\"\xc3\xa9\"}"},
+    {S("a: \"\\0\\x01\\u00e9\"\n"), "{\"a\":\"\\u0000\\u0001\xc3\xa9\"}"},
 };
 
 /* decode(in) must fail with exactly msg. */
@@ -69,37 +71,39 @@ struct error_case {
 };
 
 static const struct error_case error_cases[] = {
-  {S("a: [1, 2"), "yaml: line 2, column 1: did not find expected ',' or ']'"},
-  {S("x: y\n  z: w"),
-   "yaml: line 2, column 4: mapping values are not allowed in this context"},
-  {S("a: 'x"), "yaml: line 1, column 6: found unexpected end of stream"},
-  {S("\tx: 1"),
-   "yaml: line 1, column 1: found character that cannot start any token"},
-  {S("a: \x01"),
-   "yaml: line 1, column 4: control characters are not allowed (#x01)"},
-  {S("a: b\0c"),
-   "yaml: line 1, column 5: control characters are not allowed (#x00)"},
-  {S("a: \xff"), "yaml: line 1, column 4: invalid leading UTF-8 octet"},
-  {S("a: \xe2\x82"), "yaml: line 1, column 4: incomplete UTF-8 octet sequence"},
-  {S("a: !!int foo"),
-   "yaml: line 1, column 4: cannot decode !!str `foo` as a !!int"},
-  {S("a: !!bool 1"),
-   "yaml: line 1, column 4: cannot decode !!int `1` as a !!bool"},
-  {S("a: !!binary '!'"),
-   "yaml: line 1, column 4: !!binary value contains invalid base64 data"},
-  {S("a: 1\nb: 2\na: 3"),
-   "yaml: line 3, column 1: mapping key \"a\" already defined at line 1"},
-  {S("yes: 1\ntrue: 2"),
-   "yaml: line 2, column 1: mapping key \"true\" already defined at line 1"},
-  {S("~: x"), "yaml: line 1, column 1: unsupported map key: null"},
-  {S("[a]: x"), "yaml: line 1, column 1: invalid map key: a sequence"},
-  {S("a: *b"), "yaml: line 1, column 4: unknown anchor 'b' referenced"},
-  {S("a: &b [*b]"), "yaml: line 1, column 8: anchor 'b' value contains itself"},
-  {S("m:\n  <<: 1"),
-   "yaml: line 2, column 7: map merge requires map or sequence of maps as "
-   "the value"},
-  {S("a: 1\n---\nb: 2"),
-   "yaml: expected a single document, found 2; use decode_all"},
+    {S("a: [1, 2"), "yaml: line 2, column 1: did not find expected ',' or ']'"},
+    {S("x: y\n  z: w"),
+     "yaml: line 2, column 4: mapping values are not allowed in this context"},
+    {S("a: 'x"), "yaml: line 1, column 6: found unexpected end of stream"},
+    {S("\tx: 1"),
+     "yaml: line 1, column 1: found character that cannot start any token"},
+    {S("a: \x01"),
+     "yaml: line 1, column 4: control characters are not allowed (#x01)"},
+    {S("a: b\0c"),
+     "yaml: line 1, column 5: control characters are not allowed (#x00)"},
+    {S("a: \xff"), "yaml: line 1, column 4: invalid leading UTF-8 octet"},
+    {S("a: \xe2\x82"),
+     "yaml: line 1, column 4: incomplete UTF-8 octet sequence"},
+    {S("a: !!int foo"),
+     "yaml: line 1, column 4: cannot decode !!str `foo` as a !!int"},
+    {S("a: !!bool 1"),
+     "yaml: line 1, column 4: cannot decode !!int `1` as a !!bool"},
+    {S("a: !!binary '!'"),
+     "yaml: line 1, column 4: !!binary value contains invalid base64 data"},
+    {S("a: 1\nb: 2\na: 3"),
+     "yaml: line 3, column 1: mapping key \"a\" already defined at line 1"},
+    {S("yes: 1\ntrue: 2"),
+     "yaml: line 2, column 1: mapping key \"true\" already defined at line 1"},
+    {S("~: x"), "yaml: line 1, column 1: unsupported map key: null"},
+    {S("[a]: x"), "yaml: line 1, column 1: invalid map key: a sequence"},
+    {S("a: *b"), "yaml: line 1, column 4: unknown anchor 'b' referenced"},
+    {S("a: &b [*b]"),
+     "yaml: line 1, column 8: anchor 'b' value contains itself"},
+    {S("m:\n  <<: 1"),
+     "yaml: line 2, column 7: map merge requires map or sequence of maps as "
+     "the value"},
+    {S("a: 1\n---\nb: 2"),
+     "yaml: expected a single document, found 2; use decode_all"},
 };
 
 /* encode(json.decode(json)) must print yaml. */
@@ -109,23 +113,24 @@ struct encode_case {
 };
 
 static const struct encode_case encode_cases[] = {
-  {"{}", "{}\n"},
-  {"[]", "[]\n"},
-  {"null", "null\n"},
-  {"\"x\"", "x\n"},
-  {"{\"a\":[],\"b\":{},\"c\":null}", "a: []\nb: {}\nc: null\n"},
-  {"{\"b\":1,\"a\":[1,\"2\",true]}", "a:\n- 1\n- \"2\"\n- true\nb: 1\n"},
-  {"{\"metadata\":{\"name\":\"x\",\"labels\":{\"app\":\"web\"}}}",
-   "metadata:\n  labels:\n    app: web\n  name: x\n"},
-  {"[[1,[2]],{\"k\":[{}]}]", "- - 1\n  - - 2\n- k:\n  - {}\n"},
-  {"{\"s\":[\"on\",\"0755\",\"1e3\",\"~\",\"\",\" x\",\"a: b\",\"*\"]}",
-   "s:\n- \"on\"\n- \"0755\"\n- \"1e3\"\n- \"~\"\n- \"\"\n- ' x'\n- 'a: b'\n"
-   "- '*'\n"},
-  {"{\"n\":[0.5,1e21,-7,9223372036854775807]}",
-   "\"n\":\n- 0.5\n- 1e+21\n- -7\n- 9223372036854775807\n"},
-  {"{\"t\":\"a\\nb\\n\",\"u\":\"a\\nb\"}", "t: |\n  a\n  b\nu: |-\n  a\n  b\n"},
-  {"{\"ts\":\"2024-03-02T02:11:59Z\"}", "ts: \"2024-03-02T02:11:59Z\"\n"},
-  {"{\"a10\":1,\"a9\":2,\"a\":3}", "a: 3\na9: 2\na10: 1\n"},
+    {"{}", "{}\n"},
+    {"[]", "[]\n"},
+    {"null", "null\n"},
+    {"\"x\"", "x\n"},
+    {"{\"a\":[],\"b\":{},\"c\":null}", "a: []\nb: {}\nc: null\n"},
+    {"{\"b\":1,\"a\":[1,\"2\",true]}", "a:\n- 1\n- \"2\"\n- true\nb: 1\n"},
+    {"{\"metadata\":{\"name\":\"x\",\"labels\":{\"app\":\"web\"}}}",
+     "metadata:\n  labels:\n    app: web\n  name: x\n"},
+    {"[[1,[2]],{\"k\":[{}]}]", "- - 1\n  - - 2\n- k:\n  - {}\n"},
+    {"{\"s\":[\"on\",\"0755\",\"1e3\",\"~\",\"\",\" x\",\"a: b\",\"*\"]}",
+     "s:\n- \"on\"\n- \"0755\"\n- \"1e3\"\n- \"~\"\n- \"\"\n- ' x'\n- 'a: b'\n"
+     "- '*'\n"},
+    {"{\"n\":[0.5,1e21,-7,9223372036854775807]}",
+     "\"n\":\n- 0.5\n- 1e+21\n- -7\n- 9223372036854775807\n"},
+    {"{\"t\":\"a\\nb\\n\",\"u\":\"a\\nb\"}",
+     "t: |\n  a\n  b\nu: |-\n  a\n  b\n"},
+    {"{\"ts\":\"2024-03-02T02:11:59Z\"}", "ts: \"2024-03-02T02:11:59Z\"\n"},
+    {"{\"a10\":1,\"a9\":2,\"a\":3}", "a: 3\na9: 2\na10: 1\n"},
 };
 
 /* A Lua chunk that must raise an error containing msg. */
@@ -135,18 +140,19 @@ struct raise_case {
 };
 
 static const struct raise_case raise_cases[] = {
-  {"return Y.encode({f = print})",
-   "yaml.encode: cannot encode a value of type function"},
-  {"local t = {} t[1] = t return Y.encode(t)",
-   "yaml.encode: cannot encode a table that contains itself (cycle)"},
-  {"return Y.encode({[true] = 1})",
-   "yaml.encode: cannot encode a table key of type boolean"},
-  {"return Y.encode({[1] = 1, ['1'] = 2})", "yaml.encode: duplicate key \"1\""},
-  {"local t = {} local c = t for i = 1, 1000 do c.x = {} c = c.x end "
-   "return Y.encode(t)",
-   "yaml.encode: nesting deeper than 1000"},
-  {"return Y.encode_all('x')", "table expected, got string"},
-  {"return Y.decode(nil)", "string expected, got nil"},
+    {"return Y.encode({f = print})",
+     "yaml.encode: cannot encode a value of type function"},
+    {"local t = {} t[1] = t return Y.encode(t)",
+     "yaml.encode: cannot encode a table that contains itself (cycle)"},
+    {"return Y.encode({[true] = 1})",
+     "yaml.encode: cannot encode a table key of type boolean"},
+    {"return Y.encode({[1] = 1, ['1'] = 2})",
+     "yaml.encode: duplicate key \"1\""},
+    {"local t = {} local c = t for i = 1, 1000 do c.x = {} c = c.x end "
+     "return Y.encode(t)",
+     "yaml.encode: nesting deeper than 1000"},
+    {"return Y.encode_all('x')", "table expected, got string"},
+    {"return Y.decode(nil)", "string expected, got nil"},
 };
 
 /* Deep equality of two Lua values: same types, integer vs float kept
@@ -312,10 +318,10 @@ UNITTEST_START
   /* running out of memory at every step: an error, never a crash */
   {
     static const char doc[] =
-      "base: &b {labels: {app: web, tier: [a, b]}}\n"
-      "items:\n- <<: *b\n  name: one\n  data: !!binary aGVsbG8=\n"
-      "- {name: two, n: 0x10, f: 1.5, t: yes, z: ~}\n"
-      "- |\n  block\n  text\n";
+        "base: &b {labels: {app: web, tier: [a, b]}}\n"
+        "items:\n- <<: *b\n  name: one\n  data: !!binary aGVsbG8=\n"
+        "- {name: two, n: 0x10, f: 1.5, t: yes, z: ~}\n"
+        "- |\n  block\n  text\n";
     const char *want = NULL;
     size_t budget;
     int oom_seen = 0, ok_seen = 0;
@@ -341,8 +347,7 @@ UNITTEST_START
       if(st == LUA_OK) {
         ok_seen++;
         check_str(lua_tostring(L, -1), want, "oom: result after a retry");
-      }
-      else {
+      } else {
         oom_seen++;
         fail_unless(st == LUA_ERRMEM || st == LUA_ERRRUN,
                     "oom: a Lua error status");
