@@ -67,6 +67,21 @@ class FaultsTest(unittest.TestCase):
         finally:
             self.assertEqual(s.stop(), 0)
 
+    def test_watch_dropped_mid_stream(self):
+        s = Sim("--faults", "seed=1,drop=1")
+        try:
+            c = http.client.HTTPSConnection("127.0.0.1", s.port, context=s.ctx, timeout=10)
+            c.request("GET", "/api/v1/namespaces?watch=1&timeoutSeconds=5",
+                      headers={"Authorization": "Bearer " + s.admin_token})
+            r = c.getresponse()
+            self.assertEqual(r.status, 200)
+            with self.assertRaises((http.client.IncompleteRead, ConnectionError, ssl.SSLError, ValueError)):
+                while r.read(4096):
+                    pass
+            c.close()
+        finally:
+            self.assertEqual(s.stop(), 0)
+
     def test_bad_fault_spec(self):
         import tempfile
         d = tempfile.mkdtemp()

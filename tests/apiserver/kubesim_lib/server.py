@@ -579,7 +579,7 @@ class Handler(BaseHTTPRequestHandler):
             traceback.print_exc()
             resp = Response(500, E.internal(repr(e)).status())
         if isinstance(resp, Stream):
-            self._stream(resp)
+            self._stream(resp, drop=req.fault == "drop")
         else:
             self._send(resp, drop=req.fault == "drop")
         app.log(req, resp.code, started)
@@ -616,16 +616,26 @@ class Handler(BaseHTTPRequestHandler):
             return
         self.wfile.write(data)
 
-    def _stream(self, resp):
+    def _stream(self, resp, drop=False):
         h = self._head(200, resp.ctype, None)
         h.append("Transfer-Encoding: chunked\r\n\r\n")
         try:
             self.wfile.write("".join(h).encode("latin-1"))
             for chunk in resp.gen:
+                if drop:
+                    # a watch cut mid-event: half of the first chunk, then a hard close
+                    self.wfile.write(b"%x\r\n%s" % (len(chunk), chunk[:len(chunk) // 2]))
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
             self.wfile.write(b"0\r\n\r\n")
         except (OSError, ValueError):
             self.close_connection = True
+        finally:
+            close = getattr(resp.gen, "close", None)
+            if close:
+                close()
 
 
 class Server(ThreadingHTTPServer):
