@@ -306,7 +306,7 @@ function M.new(cfg, settings)
   end
   if tls.insecure and not warned_insecure then
     warned_insecure = true
-    io.stderr:write(("Warning: TLS certificate verification is disabled for %s "
+    log.out:write(("Warning: TLS certificate verification is disabled for %s "
       .. "(insecure-skip-tls-verify); the connection is not secure\n"):format(server))
   end
   return c
@@ -479,7 +479,7 @@ end
 function Client:_warn(text)
   if self._warned[text] then return end
   self._warned[text] = true
-  io.stderr:write("Warning: ", log.scrub(text), "\n")
+  log.out:write("Warning: ", log.scrub(text), "\n")
 end
 
 local function log_response(req, status, ms, attempt)

@@ -15,7 +15,8 @@ end
 
 -- the tutorial's set-up, through apply
 assert(c:apply({ apiVersion = "v1", kind = "Namespace", metadata = { name = NS } }))
-assert(c:apply({ apiVersion = "v1", kind = "ServiceAccount", metadata = { name = SA, namespace = NS } }))
+assert(c:apply({ apiVersion = "v1", kind = "ServiceAccount",
+  metadata = { name = SA, namespace = NS } }))
 
 local function connect_as_token(token)
   return assert(k8s.connect{ kubeconfig = h.kubeconfig_with({ token = token }) })
@@ -71,7 +72,8 @@ t.test("can_i: errors name what is wrong", function()
         .. "system:serviceaccount:devops-tools:nope)" },
     { { "get", "pods", { as = { serviceaccount = "nope" } } },
       'error: can_i: as.serviceaccount must be "namespace/name", got "nope"' },
-    { { "get", "pods", { as = 5 } }, "error: can_i: as must be a user name or a table, got number" },
+    { { "get", "pods", { as = 5 } },
+      "error: can_i: as must be a user name or a table, got number" },
     { { "", "pods" }, 'error: can_i: verb must be a non-empty string, got ""' },
     { { "get", nil }, "error: can_i: resource must be a non-empty string, got nil" },
     { { "get", "pods", { nme = "x" } }, 'error: can_i: unknown option "nme"' },
@@ -147,8 +149,9 @@ t.test("token_request: a bound token that authenticates as the SA", function()
   t.eq(assert(connect_as_token(tok):whoami()).username, SA_USER)
   local cases = {
     { { NS, "nope" }, 'Error from server (NotFound): serviceaccounts "nope" not found' },
-    { { NS, SA, { expiration_seconds = 60 } }, 'Error from server (Invalid): TokenRequest.authentication.k8s.io "" is invalid: '
-      .. "spec.expirationSeconds: Invalid value: 60: may not specify a duration less than 10 minutes" },
+    { { NS, SA, { expiration_seconds = 60 } }, 'Error from server (Invalid): '
+      .. 'TokenRequest.authentication.k8s.io "" is invalid: spec.expirationSeconds: Invalid '
+      .. "value: 60: may not specify a duration less than 10 minutes" },
     { { "", SA }, 'error: token_request: namespace must be a non-empty string, got ""' },
     { { NS, SA, { expiration_seconds = 1.5 } },
       "error: token_request: expiration_seconds must be an integer" },
@@ -190,7 +193,8 @@ t.test("service_account_token: the tutorial's long-lived token, done right", fun
   t.eq(assert(as:whoami()).username, SA_USER)
   t.ok(#assert(as:list("v1", "Namespace")) >= 5, "lists namespaces")
   -- idempotent: the same Secret, the same token
-  local again = assert(c:service_account_token(NS, SA, { secret_name = "api-service-account-token" }))
+  local again = assert(c:service_account_token(NS, SA,
+    { secret_name = "api-service-account-token" }))
   t.eq(again.token, r.token)
   -- default secret name
   local d = assert(c:service_account_token(NS, SA))
@@ -202,7 +206,8 @@ t.test("service_account_token: clear errors", function()
   t.eq(tostring(e1), "Error from server (NotFound): serviceaccount devops-tools/ghost not found: "
     .. "create the ServiceAccount before its token Secret (the token controller deletes token "
     .. "Secrets of missing service accounts)")
-  assert(c:apply({ apiVersion = "v1", kind = "Secret", metadata = { name = "plain", namespace = NS },
+  assert(c:apply({ apiVersion = "v1", kind = "Secret",
+    metadata = { name = "plain", namespace = NS },
     stringData = { a = "b" } }))
   local _, e2 = c:service_account_token(NS, SA, { secret_name = "plain" })
   t.eq(tostring(e2), 'error: secret devops-tools/plain exists with type "Opaque", not '
@@ -211,13 +216,14 @@ t.test("service_account_token: clear errors", function()
     namespace = NS } }))
   assert(c:service_account_token(NS, "other", { secret_name = "other-tok" }))
   local _, e3 = c:service_account_token(NS, SA, { secret_name = "other-tok" })
-  t.eq(tostring(e3), 'error: secret devops-tools/other-tok is the token of service account "other", '
+  t.eq(tostring(e3), "error: secret devops-tools/other-tok is the token of service account "
+    .. '"other", '
     .. 'not "api-service-account"')
   local _, e4 = c:service_account_token(NS, SA, { secret = "x" })
   t.eq(tostring(e4), 'error: service_account_token: unknown option "secret"')
 end)
 
-t.test("service_account_token: the SA deleted while waiting -> the controller's deletion is explained", function()
+t.test("service_account_token: SA deleted while waiting -> the deletion is explained", function()
   local victim = "short-lived"
   assert(c:apply({ apiVersion = "v1", kind = "ServiceAccount", metadata = { name = victim,
     namespace = NS } }))

@@ -52,7 +52,8 @@ t.test("request: the one door (query, JSON body, headers, non-JSON bodies)", fun
   t.eq(health.body, "ok")
   t.eq(health.object, nil)
   local name = h.name("req-body")
-  local created = assert(admin:request{ method = "POST", path = "/api/v1/namespaces/default/configmaps",
+  local created = assert(admin:request{ method = "POST",
+    path = "/api/v1/namespaces/default/configmaps",
     body = { apiVersion = "v1", kind = "ConfigMap", metadata = { name = name },
       data = { a = "1" } } })
   t.eq(created.status, 201)
@@ -96,7 +97,8 @@ t.test("401: exec credentials are refreshed and the request retried once", funct
   local plugin = h.write(h.dir .. "/exec-plugin.sh", ([[#!/bin/sh
 n=$(cat '%s' 2>/dev/null || echo 0); n=$((n+1)); echo $n > '%s'
 if [ $n -eq 1 ]; then tok=stale-token; else tok=$(cat '%s'); fi
-printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"%%s"}}' "$tok"
+printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential",'
+printf '"status":{"token":"%%s"}}' "$tok"
 ]]):format(state, state, h.dir .. "/admin.token"), "700")
   local c = assert(k8s.connect{ kubeconfig = h.kubeconfig_with({ exec = {
     apiVersion = "client.authentication.k8s.io/v1", command = plugin,
@@ -153,7 +155,8 @@ print("done")
 ]]):format(h.kubeconfig_with({ token = h.admin_token },
     { ["insecure-skip-tls-verify"] = true, ["certificate-authority"] = json.null })))
   t.eq(code, 0, out)
-  local _, n = out:gsub("Warning: TLS certificate verification is disabled for " .. h.url:gsub("%p", "%%%0"), "")
+  local pat = "Warning: TLS certificate verification is disabled for " .. h.url:gsub("%p", "%%%0")
+  local _, n = out:gsub(pat, "")
   t.eq(n, 1, out)
   t.contains(out, "done")
 end)
@@ -172,7 +175,8 @@ t.test("retries: 429 with Retry-After and 5xx are retried, visible at -v=6", fun
 local k8s = require "kubelua"
 local c = assert(k8s.connect{ retries = { max = 10, base = 0.01, cap = 0.02 } })
 local admin = assert(k8s.connect())
-assert(admin:request{ method = "POST", path = "/kubesim/faults", body = { spec = "seed=1,429=0.5" } })
+assert(admin:request{ method = "POST", path = "/kubesim/faults",
+  body = { spec = "seed=1,429=0.5" } })
 for _ = 1, 10 do assert(c:get("v1", "Namespace", "default")) end
 assert(admin:request{ method = "POST", path = "/kubesim/faults", body = { spec = "" } })
 ]], "-v=6")

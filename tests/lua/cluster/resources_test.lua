@@ -13,16 +13,17 @@ local function cm(name, data, labels)
     metadata = { name = name, namespace = "default", labels = labels }, data = data }
 end
 
--- captures what the client writes to stderr (warnings)
+-- captures what the client writes to stderr (warnings go through kubelua.log.out)
 local function capture_stderr(fn)
   local buf = {}
-  local saved = io.stderr
-  io.stderr = { write = function(self, ...)
+  local log = require "kubelua.log"
+  local saved = log.out
+  log.out = { write = function(self, ...)
     for _, s in ipairs({ ... }) do buf[#buf + 1] = s end
     return self
   end, flush = function() end }
   local ok, err = pcall(fn)
-  io.stderr = saved
+  log.out = saved
   if not ok then error(err, 0) end
   return table.concat(buf)
 end
@@ -39,7 +40,8 @@ t.test("get: object with kind; errors keep the server's words", function()
       'Error from server (NotFound): secrets "nope" not found' },
     { { "v1", "Foo", "x" }, 'Error from server (NoKindMatch): no matches for kind "Foo" in version '
       .. '"v1" (ensure CRDs are installed first)' },
-    { { "a/b/c", "Foo", "x" }, 'error: apiVersion must be "version" or "group/version", got "a/b/c"' },
+    { { "a/b/c", "Foo", "x" },
+      'error: apiVersion must be "version" or "group/version", got "a/b/c"' },
     { { "v1", "", "x" }, 'error: kind must be a non-empty string, got ""' },
     { { "v1", "Secret", "" }, 'error: get: name must be a non-empty string, got ""' },
     { { "v1", "Secret", "x", { namespaec = "y" } }, 'error: get: unknown option "namespaec"' },
@@ -79,7 +81,8 @@ t.test("create, replace (stale resourceVersion conflicts), dry_run creates nothi
   t.eq(obj.kind, "ConfigMap")
   t.eq(obj.data, { a = "1" })
   local _, dup = c:create(cm(name, { a = "1" }))
-  t.eq(tostring(dup), ('Error from server (AlreadyExists): configmaps "%s" already exists'):format(name))
+  t.eq(tostring(dup), ('Error from server (AlreadyExists): configmaps "%s" already exists')
+    :format(name))
   t.ok(k8s.errors.is(dup, "AlreadyExists"))
   local stale = obj.metadata.resourceVersion
   obj.data = { a = "2" }
@@ -151,7 +154,8 @@ t.test("list: selectors, pages followed, items typed", function()
     if r.path == "/api/v1/namespaces/default/configmaps" then pages = pages + 1 end
   end
   t.eq(pages, 3)
-  local one = assert(c:list("v1", "ConfigMap", { field_selector = "metadata.name=" .. tag .. "-2" }))
+  local one = assert(c:list("v1", "ConfigMap",
+    { field_selector = "metadata.name=" .. tag .. "-2" }))
   t.eq(#one, 1)
   t.eq(one[1].data, { i = "2" })
   local all = assert(c:list("v1", "Namespace"))
@@ -179,7 +183,8 @@ t.test("patch: merge, json, strategic; bad type", function()
   t.eq(dry.data.e, "5")
   t.eq(assert(c:get("v1", "ConfigMap", name)).data.e, nil)
   local _, e1 = c:patch("v1", "ConfigMap", name, {}, { type = "yaml" })
-  t.eq(tostring(e1), 'error: patch: type must be "merge", "json", "strategic" or "apply", got "yaml"')
+  t.eq(tostring(e1),
+    'error: patch: type must be "merge", "json", "strategic" or "apply", got "yaml"')
   local _, e2 = c:patch("v1", "ConfigMap", name, 5)
   t.eq(tostring(e2), "error: patch: the patch must be a table or a JSON string, got number")
   local _, e3 = c:patch("v1", "ConfigMap", "nope-" .. name, { data = {} })
@@ -289,7 +294,8 @@ t.test("watch: timeout, callback errors, bad arguments", function()
   local name = h.name("raise")
   assert(c:create(cm(name, {})))
   t.raises("boom in callback", function()
-    c:watch("v1", "ConfigMap", { name = name, timeout = 5 }, function() error("boom in callback") end)
+    c:watch("v1", "ConfigMap", { name = name, timeout = 5 },
+      function() error("boom in callback") end)
   end)
   local _, e2 = c:watch("v1", "ConfigMap", {}, "nope")
   t.eq(tostring(e2), "error: watch: callback must be a function, got string")
@@ -320,7 +326,8 @@ print(table.concat(seen, " "))
   local out, code = h.run(("local s = %q\n"):format(script) .. [[
 local f = assert(io.open(os.getenv("KUBESIM_DIR") .. "/inner-410.lua", "w"))
 f:write(s) f:close()
-local cmd = ("KUBESIM_ARGS='--history 20' bash '%s/tests/with-kubesim' '%s' '%s/inner-410.lua' 2>&1")
+local cmd = ("KUBESIM_ARGS='--history 20' bash '%s/tests/with-kubesim' '%s' "
+  .. "'%s/inner-410.lua' 2>&1")
   :format(os.getenv("KUBELUA_ROOT"), os.getenv("KUBELUA"), os.getenv("KUBESIM_DIR"))
 local p = assert(io.popen(cmd))
 io.write(p:read("a"))
@@ -359,7 +366,8 @@ t.test("wait: until_ on a watch, timeout message, deleted while waiting", functi
   local derr
   async.run(function()
     async.spawn(function()
-      _, derr = c:wait("v1", "ConfigMap", name, { timeout = 10, until_ = function() return false end })
+      _, derr = c:wait("v1", "ConfigMap", name,
+        { timeout = 10, until_ = function() return false end })
     end)
     async.sleep(0.3)
     assert(c:delete("v1", "ConfigMap", name))

@@ -18,8 +18,10 @@ local tc = assert(k8s.connect{ kubeconfig = %q })
 local cert = assert(k8s.connect())
 local ns = "verbose-" .. os.getenv("LEVEL")
 assert(tc:apply({ apiVersion = "v1", kind = "Namespace", metadata = { name = ns } }))
-assert(tc:apply({ apiVersion = "v1", kind = "ServiceAccount", metadata = { name = "bot", namespace = ns } }))
-local s = assert(tc:create({ apiVersion = "v1", kind = "Secret", metadata = { name = "db", namespace = ns },
+assert(tc:apply({ apiVersion = "v1", kind = "ServiceAccount",
+  metadata = { name = "bot", namespace = ns } }))
+local s = assert(tc:create({ apiVersion = "v1", kind = "Secret",
+  metadata = { name = "db", namespace = ns },
   data = { password = k8s.base64.encode(%q) }, stringData = { other = %q } }))
 assert(cert:get("v1", "Secret", "db", { namespace = ns }))
 assert(tc:list("v1", "Secret", { namespace = ns }))
