@@ -665,6 +665,7 @@ static void build_outcome(lua_State *L, int idx, struct kl_request *r)
     push_transport_error(L, r);
   } else {
     curl_off_t us = 0;
+    long connects = 0;
 
     push_head(L, r);
     lua_pushlstring(L, r->body.p ? r->body.p : "", r->body.len);
@@ -672,6 +673,9 @@ static void build_outcome(lua_State *L, int idx, struct kl_request *r)
     curl_easy_getinfo(r->easy, CURLINFO_TOTAL_TIME_T, &us);
     lua_pushnumber(L, (lua_Number)us / 1e6);
     lua_setfield(L, -2, "time");
+    curl_easy_getinfo(r->easy, CURLINFO_NUM_CONNECTS, &connects);
+    lua_pushboolean(L, connects > 0);
+    lua_setfield(L, -2, "new_connection");
   }
   lua_setiuservalue(L, idx, UV_RESPONSE);
   r->built = 1;

@@ -361,6 +361,8 @@ t.test("50 sequential requests reuse one connection", function()
   end
   local seen = once(conns)
   t.eq(next(seen, next(seen)), nil, "one connection id")
+  local resp = get{ url = echo.https .. "/echo", ca_data = echo.ca }
+  t.eq(resp.new_connection, false)
   for i = 2, 50 do t.eq(counts[i], counts[i - 1] + 1, "requests on the connection") end
 end)
 
@@ -389,6 +391,81 @@ t.test("a multi runs requests concurrently, bounded by max_host_connections", fu
   for _ in pairs(c1) do n = n + 1 end
   t.eq(n, 1, "1 connection")
 end)
+
+-- ------------------------------------------------------------ HTTP/2
+-- nghttpd (Debian nghttp2-server) speaks h2 with ALPN, as a real API server
+-- does; it serves a file and echoes uploads. It runs under `timeout` so it
+-- never outlives the test.
+
+local function start_nghttpd()
+  if not os.execute("command -v nghttpd >/dev/null 2>&1") then return nil end
+  local docs = dir .. "/h2docs"
+  os.execute("mkdir -p '" .. docs .. "' && printf hello > '" .. docs .. "/hello.txt'")
+  local p = assert(io.popen("python3 -c 'import socket; s = socket.socket(); "
+    .. "s.bind((\"127.0.0.1\", 0)); print(s.getsockname()[1])'"))
+  local port = p:read("l")
+  p:close()
+  p = assert(io.popen(("timeout 120 nghttpd -a 127.0.0.1 -d '%s' --echo-upload %s '%s' '%s' "
+    .. "</dev/null >/dev/null 2>&1 & echo $!"):format(docs, port, dir .. "/server.key",
+    dir .. "/server.crt")))
+  local pid = p:read("l")
+  p:close()
+  local base = "https://127.0.0.1:" .. port
+  for _ = 1, 50 do
+    if http.request{ url = base .. "/hello.txt", ca_data = echo.ca }:perform() then
+      return base, pid
+    end
+    http.sleep(0.1)
+  end
+  os.execute("kill " .. pid)
+  error("nghttpd did not start")
+end
+
+local h2, h2pid = start_nghttpd()
+if not h2 then
+  t.test("HTTP/2 tests need nghttpd: apt-get install nghttp2-server", function()
+    error("nghttpd not found")
+  end)
+else
+  t.test("HTTP/2: 20 parallel requests multiplex over one connection", function()
+    local m = http.multi()
+    local reqs = {}
+    for i = 1, 20 do
+      reqs[i] = http.request{ url = h2 .. "/hello.txt", ca_data = echo.ca }
+      m:add(reqs[i])
+    end
+    local n = 0
+    local deadline = http.now() + 10
+    while n < 20 and http.now() < deadline do n = n + #m:wait(1000) end
+    local new = 0
+    for i = 1, 20 do
+      local resp = assert(reqs[i]:response())
+      t.eq(resp.status, 200)
+      t.eq(resp.http_version, "2")
+      t.eq(resp.body, "hello")
+      if resp.new_connection then new = new + 1 end
+    end
+    t.eq(new, 1, "connections opened")
+  end)
+
+  t.test("HTTP/2: request bodies and sequential reuse", function()
+    local m = http.multi()
+    for i = 1, 5 do
+      local req = http.request{ url = h2 .. "/up", method = "PUT", body = "body " .. i,
+        ca_data = echo.ca }
+      m:add(req)
+      while not req:done() do m:wait(1000) end
+      local resp = assert(req:response())
+      t.eq(resp.body, "body " .. i)
+      t.eq(resp.http_version, "2")
+      t.eq(resp.new_connection, i == 1)
+    end
+  end)
+
+  t.test("stop nghttpd", function()
+    os.execute("kill " .. h2pid)
+  end)
+end
 
 -- ------------------------------------------------------------ lifecycle
 
