@@ -43,12 +43,13 @@ local function kref(api_version, kind, name)
 end
 
 -- Deletes one object if it is ours (or --force); prints kubectl's line.
-local function remove(c, api_version, kind, name, namespace)
+-- quiet: a missing object is not worth counting (an optional extra).
+local function remove(c, api_version, kind, name, namespace, quiet)
   local ref = kref(api_version, kind, name)
   local obj, err = c:get(api_version, kind, name, { namespace = namespace })
   if not obj then
     if k8s.errors.is(err, "NotFound") then
-      tally.missing = tally.missing + 1
+      if not quiet then tally.missing = tally.missing + 1 end
       return "missing"
     end
     cli.raise(err)
@@ -73,23 +74,49 @@ local function remove(c, api_version, kind, name, namespace)
   return "deleted"
 end
 
+local function items_of(list)
+  return list and (list.items or list) or {}
+end
+
+-- The ClusterRoles go when no binding uses them any more (batch.lua's
+-- namespaces and the tutorial share them); a missing one is not counted.
+local function remove_unused_roles(c, roles)
+  local used = {}
+  local crbs, err = c:list(RBAC, "ClusterRoleBinding")
+  if not crbs then cli.raise(err) end
+  local rbs, rerr = c:list(RBAC, "RoleBinding", { all_namespaces = true })
+  if not rbs then cli.raise(rerr) end
+  for _, set in ipairs({ items_of(crbs), items_of(rbs) }) do
+    for _, b in ipairs(set) do
+      if b.roleRef.kind == "ClusterRole" and not used[b.roleRef.name] then
+        used[b.roleRef.name] = (b.metadata.namespace and (b.metadata.namespace .. "/") or "")
+          .. b.metadata.name
+      end
+    end
+  end
+  for _, role in ipairs(roles) do
+    if used[role] then
+      if c:get(RBAC, "ClusterRole", role) then
+        cli.warn(("%s kept: still bound by %s"):format(kref(RBAC, "ClusterRole", role), used[role]))
+      end
+    else
+      remove(c, RBAC, "ClusterRole", role, nil, true)
+    end
+  end
+end
+
 local function tutorial(c)
   cli.check(setup.check_namespace_name(opts.namespace))
   local names = setup.names{ namespace = opts.namespace, name = opts.name }
   local ro = setup.names{ namespace = opts.namespace, name = opts.name, read_only = true }
   remove(c, RBAC, "ClusterRoleBinding", names.binding)
-  remove(c, RBAC, "ClusterRole", names.cluster_role)
-  remove(c, RBAC, "ClusterRole", ro.cluster_role)
+  remove_unused_roles(c, { names.cluster_role, ro.cluster_role })
   local ns_state = remove(c, "v1", "Namespace", names.namespace)
   if ns_state ~= "deleted" and ns_state ~= "missing" then
     -- the namespace stays: remove the account and its token one by one
     remove(c, "v1", "Secret", names.secret, names.namespace)
     remove(c, "v1", "ServiceAccount", names.service_account, names.namespace)
   end
-end
-
-local function items_of(list)
-  return list and (list.items or list) or {}
 end
 
 local function with_prefix(c, api_version, kind)
@@ -131,18 +158,8 @@ local function batch(c)
       io.stdout:write(("namespace %q deleted\n"):format(ns))
     end
   end
-  -- the shared ClusterRoles go when no binding uses them any more
-  local crb_all = items_of(c:list(RBAC, "ClusterRoleBinding"))
-  local rb_all = items_of(c:list(RBAC, "RoleBinding", { all_namespaces = true }))
-  local used = {}
-  for _, b in ipairs(crb_all) do used[b.roleRef.name] = true end
-  for _, b in ipairs(rb_all) do
-    if b.roleRef.kind == "ClusterRole" then used[b.roleRef.name] = true end
-  end
-  for _, ro in ipairs({ false, true }) do
-    local role = setup.names{ read_only = ro }.cluster_role
-    if not used[role] then remove(c, RBAC, "ClusterRole", role) end
-  end
+  remove_unused_roles(c, { setup.names{}.cluster_role,
+    setup.names{ read_only = true }.cluster_role })
   return failed
 end
 
