@@ -316,6 +316,38 @@ t.test("generators in their own coroutines still work inside tasks", function()
   t.eq(r, { 6, "/echo?gen" })
 end)
 
+-- SIGINT: main.c's hook stops the script; neither the loop nor a task's
+-- pcall may swallow it.
+local sigint_cases = {
+  { "a blocking request", "async.request(o)" },
+  { "parallel requests", "async.parallel({ 1, 2, 3 }, function() "
+    .. "return pcall(async.request, o) end)" },
+  { "a task's sleep", "async.run(function() pcall(async.sleep, 30) end)" },
+  { "a blocking sleep", "async.sleep(30)" },
+}
+for _, row in ipairs(sigint_cases) do
+  t.test("SIGINT interrupts " .. row[1], function()
+    local path = echo.dir .. "/sigint.lua"
+    local f = assert(io.open(path, "w"))
+    f:write(([[
+      local async = require "kubelua.async"
+      local o = { url = %q, ca_data = %q }
+      %s
+      print("not interrupted")
+    ]]):format(url("/slow?ms=10000"), echo.ca, row[2]))
+    f:close()
+    local t0 = http.now()
+    local p = assert(io.popen(("(%q %q & pid=$!; sleep 0.4; kill -INT $pid; wait $pid; "
+      .. "echo \"rc=$?\") 2>&1"):format(arg[-1], path)))
+    local out = p:read("a")
+    p:close()
+    t.contains(out, "interrupted!")
+    t.contains(out, "rc=1")
+    t.ok(not out:find("not interrupted", 1, true), out)
+    t.ok(http.now() - t0 < 5, "stopped quickly")
+  end)
+end
+
 t.test("no request is left in flight", function()
   collectgarbage()
   t.eq(multi:pending(), 0)
