@@ -533,10 +533,11 @@ t.test("encode: numbers, booleans, null, empty collections, roots", function()
     t.eq(yaml.encode(row[1]), row[2], "row " .. i)
   end
   -- the registry's object marker makes a mapping whatever the keys
-  local om = debug.getregistry()["kubelua.object_mt"]
-  if om then
-    t.eq(yaml.encode(setmetatable({ "a" }, om)), "\"1\": a\n")
-  end
+  local reg = debug.getregistry()
+  reg["kubelua.object_mt"] = reg["kubelua.object_mt"] or { __name = "kubelua.object_mt" }
+  local om = reg["kubelua.object_mt"]
+  t.eq(yaml.encode(setmetatable({ "a" }, om)), "\"1\": a\n")
+  t.eq(yaml.encode(setmetatable({}, om)), "{}\n")
 end)
 
 t.test("encode: keys in go-yaml's order", function()
