@@ -7,7 +7,28 @@
  * Lua, whose scheduler (lua/kubelua/async.lua) resumes coroutines. The
  * module-level default multi keeps connections alive between sequential
  * requests; one CURLSH per lua_State shares the DNS and TLS session caches
- * between all easy handles. */
+ * between all easy handles.
+ *
+ * Lua API (see also lua/kubelua/async.lua):
+ *   http.request{ url, method, headers, body, timeout, connect_timeout,
+ *                 ca_data, ca_file, insecure, cert_data, cert_file,
+ *                 key_data, key_file, connect_to, proxy, stream } -> req
+ *     headers: name -> string | number | list of strings (one line each)
+ *     proxy: URL, or false to ignore HTTPS_PROXY/https_proxy/NO_PROXY
+ *   req:perform() -> resp | nil, err   (blocking, on the default multi)
+ *   req:done(), req:response(), req:read() (stream), req:head() (stream:
+ *   status and headers so far), req:close() (also __close and __gc)
+ *   resp = { status, headers (lowercase names, repeats joined by ", "),
+ *            warnings (every Warning header), body, http_version ("1.1",
+ *            "2"), time (seconds), new_connection (boolean) }
+ *   err = kubelua.Error { kind = "transport", code = CURLcode, curl =
+ *         "COULDNT_CONNECT", message = "<plain words>: <curl's words>",
+ *         url (without user:password), method }
+ *   http.multi{ max_host_connections = 32, max_total_connections = 0 }
+ *   http.default_multi(); m:add(req); m:wait([ms]) -> { req... };
+ *   m:pending(); m:close()
+ *   http.now() (monotonic seconds), http.sleep(s), http.curl_version(),
+ *   http.Error (the error class, registry["kubelua.Error"]) */
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
