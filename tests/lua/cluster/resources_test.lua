@@ -301,6 +301,32 @@ t.test("watch: timeout, callback errors, bad arguments", function()
   t.eq(tostring(e2), "error: watch: callback must be a function, got string")
 end)
 
+t.test("watch: BOOKMARK events when asked for", function()
+  local seen = {}
+  local ok, err = c:watch("v1", "ConfigMap",
+    { name = h.name("bm"), bookmarks = true, timeout = 10 },
+    function(typ, obj)
+      seen[#seen + 1] = typ
+      t.ok(type(obj.metadata.resourceVersion) == "string", "a bookmark carries a resourceVersion")
+      return false
+    end)
+  t.eq(ok, true, tostring(err))
+  t.eq(seen, { "BOOKMARK" })
+end)
+
+t.test("discovery forbidden: built-in kinds still resolve (and the API answers)", function()
+  -- anonymous users may not read discovery documents
+  local anon = assert(k8s.connect{ as = "system:anonymous",
+    as_groups = { "system:unauthenticated" } })
+  local _, err = anon:get("v1", "Namespace", "default")
+  t.eq(tostring(err), 'Error from server (Forbidden): namespaces "default" is forbidden: User '
+    .. '"system:anonymous" cannot get resource "namespaces" in API group "" in the namespace '
+    .. '"default"')
+  local _, err2 = anon:get("example.com/v1", "Widget", "w")
+  t.eq(err2.code, 403)
+  t.contains(tostring(err2), 'cannot get path "/apis/example.com/v1"')
+end)
+
 t.test("watch: 410 Gone re-lists and resyncs (kubesim --history 20)", function()
   local script = [[
 local k8s = require "kubelua"
