@@ -136,11 +136,16 @@ local function collect(c)
         end
         if who then
           local role, level = role_ref(b)
-          local exists = s.kind ~= "ServiceAccount" or sa_exists[who] ~= nil
+          -- whether the account exists (unknown for groups, and for accounts
+          -- outside -n, whose namespace was not read)
+          local exists = json.null
+          if s.kind == "ServiceAccount"
+            and (not opts.namespace or s.namespace == opts.namespace) then
+            exists = sa_exists[who] ~= nil
+          end
           report.clusterWideServiceAccounts[#report.clusterWideServiceAccounts + 1] = {
             serviceAccount = who, binding = b.metadata.name, role = role, access = level,
-            exists = (opts.namespace and s.kind == "ServiceAccount"
-              and s.namespace ~= opts.namespace) and json.null or exists,
+            exists = exists,
           }
         end
       end
