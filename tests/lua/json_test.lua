@@ -209,6 +209,39 @@ t.test("strings: escapes, UTF-8, NUL bytes, '/' not escaped", function()
   t.eq(json.decode(json.encode({ [s] = s }))[s], s)
 end)
 
+-- A slow reference for the string escaper.
+local function ref_quote(str)
+  local short = { ['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f",
+    ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
+  return '"' .. str:gsub('[%z\1-\31"\\]', function(c)
+    return short[c] or ("\\u%04x"):format(c:byte())
+  end) .. '"'
+end
+
+t.test("strings: a special byte at every offset of a long string", function()
+  -- the scanner takes 8 or 16 bytes at a time: try every alignment
+  local fill = "abcdefghijklmnopqrstuvwxyz0123456789é日本語ABCDEFGH"
+  for _, special in ipairs { '"', "\\", "\0", "\31", "\n", "\127", "\255" } do
+    for pos = 1, #fill + 1 do
+      local str = fill:sub(1, pos - 1) .. special .. fill:sub(pos)
+      local enc = json.encode(str)
+      t.eq(enc, ref_quote(str), ("%q at %d"):format(special, pos))
+      t.eq(json.decode(enc), str)
+      t.eq(json.decode(json.encode({ [str] = str }))[str], str)
+    end
+  end
+  -- a raw control byte at every offset is rejected at its own offset
+  for pos = 1, 40 do
+    local doc = '"' .. ("x"):rep(pos - 1) .. "\1" .. ("y"):rep(20) .. '"'
+    local v, err = json.decode(doc)
+    t.eq(v, nil)
+    t.eq(err, ("json: control character in string at byte %d"):format(pos + 1))
+    v, err = json.decode('"' .. ("x"):rep(pos))
+    t.eq(v, nil)
+    t.eq(err, "json: unterminated string at byte 1")
+  end
+end)
+
 t.test("decode errors: nil plus message with byte offset", function()
   local cases = {
     { "", "json: unexpected end of input at byte 1" },
