@@ -29,8 +29,8 @@ void kl_error_class(lua_State *L)
   }
 }
 
-static void error_vnew(lua_State *L, const char *kind, long long code,
-                       const char *fmt, va_list ap)
+static void error_vnew(
+    lua_State *L, const char *kind, long long code, const char *fmt, va_list ap)
 {
   lua_createtable(L, 0, 6);
   lua_pushstring(L, kind);
@@ -43,8 +43,8 @@ static void error_vnew(lua_State *L, const char *kind, long long code,
   lua_setmetatable(L, -2);
 }
 
-void kl_error_new(lua_State *L, const char *kind, long long code,
-                  const char *fmt, ...)
+void kl_error_new(
+    lua_State *L, const char *kind, long long code, const char *fmt, ...)
 {
   va_list ap;
 
@@ -53,8 +53,8 @@ void kl_error_new(lua_State *L, const char *kind, long long code,
   va_end(ap);
 }
 
-int kl_fail(lua_State *L, const char *kind, long long code, const char *fmt,
-            ...)
+int kl_fail(
+    lua_State *L, const char *kind, long long code, const char *fmt, ...)
 {
   va_list ap;
 

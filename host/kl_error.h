@@ -16,12 +16,12 @@ void kl_error_class(lua_State *L);
 /* [-0, +1] Push a new error object { kind, code, message } of the error
  * class; the message is formatted like lua_pushfstring. Callers add fields
  * to the table on top of the stack. */
-void kl_error_new(lua_State *L, const char *kind, long long code,
-                  const char *fmt, ...);
+void kl_error_new(
+    lua_State *L, const char *kind, long long code, const char *fmt, ...);
 
 /* [-0, +2] Push fail (nil) and an error object; returns 2, so a C function
  * can `return kl_fail(L, ...)`. */
-int kl_fail(lua_State *L, const char *kind, long long code, const char *fmt,
-            ...);
+int kl_fail(
+    lua_State *L, const char *kind, long long code, const char *fmt, ...);
 
 #endif

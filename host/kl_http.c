@@ -35,9 +35,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <curl/curl.h>
 #include <lauxlib.h>
 #include <lua.h>
-#include <curl/curl.h>
 
 #include "kl_error.h"
 
@@ -53,7 +53,7 @@
 #define DEFAULT_MAX_HOST_CONNECTIONS 32
 #define MAX_H1_ORIGINS 16 /* origins remembered as HTTP/1 only */
 #define MAX_ORIGIN 256
-#define POLL_SLICE_MS 200       /* longest sleep between interrupt checks */
+#define POLL_SLICE_MS 200        /* longest sleep between interrupt checks */
 #define PRESIZE_LIMIT (64 << 20) /* trust Content-Length up to this size */
 
 /* uservalue slots of a Request */
@@ -75,10 +75,10 @@ struct kl_request;
 
 struct kl_multi {
   CURLM *handle;
-  struct kl_request *attached; /* doubly linked: in flight or undelivered */
+  struct kl_request *attached;   /* doubly linked: in flight or undelivered */
   struct kl_request *ready_head; /* finished or fed, not yet handed out */
   struct kl_request *ready_tail;
-  int count; /* requests in `attached` */
+  int count;              /* requests in `attached` */
   struct kl_share *share; /* outlives the connections of this multi */
   /* HTTPS origins that answered in HTTP/1: requests to them do not wait for
    * a multiplexable connection (CURLOPT_PIPEWAIT), which in curl 7.88 would
@@ -94,7 +94,7 @@ struct kl_request {
   struct kl_request *prev;
   struct kl_request *next;
   struct kl_request *ready_next;
-  int self_ref; /* keeps the userdata alive while attached */
+  int self_ref;         /* keeps the userdata alive while attached */
   unsigned in_curl : 1; /* easy handle added to multi->handle */
   unsigned queued : 1;  /* in multi's ready list */
   unsigned done : 1;    /* transfer finished; result holds its code */
@@ -432,6 +432,7 @@ static size_t on_header(char *line, size_t size, size_t n, void *ud)
 static const char *curl_code_name(CURLcode c)
 {
   switch(c) {
+    /* clang-format off */
 #define N(x)                                                                   \
   case CURLE_##x:                                                              \
     return #x;
@@ -455,8 +456,8 @@ static const char *curl_code_name(CURLcode c)
     N(AUTH_ERROR) N(HTTP3) N(QUIC_CONNECT_ERROR) N(PROXY) N(SSL_CLIENTCERT)
     N(UNRECOVERABLE_POLL)
 #undef N
-  default:
-    return "UNKNOWN";
+        /* clang-format on */
+        default : return "UNKNOWN";
   }
 }
 
@@ -558,8 +559,8 @@ static void push_transport_error(lua_State *L, struct kl_request *r)
   lua_pushlstring(L, detail, n);
   kl_error_new(L, "transport", c, "%s: %s",
                strncmp(detail, "CONNECT tunnel failed", 21) == 0
-                 ? "proxy error" /* the proxy refused the tunnel */
-                 : curl_code_words(c),
+                   ? "proxy error" /* the proxy refused the tunnel */
+                   : curl_code_words(c),
                lua_tostring(L, -1));
   lua_remove(L, -2);
   lua_pushstring(L, curl_code_name(c));
@@ -762,8 +763,10 @@ static long opt_ms(lua_State *L, const char *key)
     opt_error(L, key, "a number of seconds");
   s = lua_tonumber(L, -1);
   if(!(s >= 0 && s < 1e9))
-    luaL_error(L, "http.request: option '%s' must be between 0 and 1e9 "
-                  "seconds", key);
+    luaL_error(L,
+               "http.request: option '%s' must be between 0 and 1e9 "
+               "seconds",
+               key);
   if(s > 0 && s < 0.001)
     return 1;
   return (long)(s * 1000 + 0.5);
@@ -777,8 +780,12 @@ static int is_tchar(int c)
 /* Append "Name: value" to r->headers. Names must be tokens and values must
  * not break lines (no header injection); errors name the header, never its
  * value. */
-static void add_header(lua_State *L, struct kl_request *r, const char *name,
-                       size_t nlen, const char *value, size_t vlen)
+static void add_header(lua_State *L,
+                       struct kl_request *r,
+                       const char *name,
+                       size_t nlen,
+                       const char *value,
+                       size_t vlen)
 {
   char small[512];
   char *line = small;
@@ -792,8 +799,10 @@ static void add_header(lua_State *L, struct kl_request *r, const char *name,
       luaL_error(L, "http.request: invalid header name '%s'", name);
   for(i = 0; i < vlen; i++)
     if(value[i] == '\r' || value[i] == '\n' || value[i] == '\0')
-      luaL_error(L, "http.request: header '%s' has a line break or NUL "
-                    "in its value", name);
+      luaL_error(L,
+                 "http.request: header '%s' has a line break or NUL "
+                 "in its value",
+                 name);
   if(nlen + vlen + 3 > sizeof(small)) {
     line = malloc(nlen + vlen + 3);
     if(!line)
@@ -854,8 +863,10 @@ static int set_headers(lua_State *L, struct kl_request *r)
         int vt = lua_rawgeti(L, -1, i);
 
         if(vt != LUA_TSTRING && vt != LUA_TNUMBER)
-          luaL_error(L, "http.request: header '%s' values must be strings, "
-                        "not %s", name, luaL_typename(L, -1));
+          luaL_error(L,
+                     "http.request: header '%s' values must be strings, "
+                     "not %s",
+                     name, luaL_typename(L, -1));
         value = lua_tolstring(L, -1, &vlen);
         add_header(L, r, name, nlen, value, vlen);
         lua_pop(L, 1);
@@ -872,8 +883,8 @@ static int set_headers(lua_State *L, struct kl_request *r)
   return flags;
 }
 
-static void set_blob(lua_State *L, struct kl_request *r, CURLoption opt,
-                     const char *key)
+static void
+set_blob(lua_State *L, struct kl_request *r, CURLoption opt, const char *key)
 {
   struct curl_blob blob;
   size_t len;
@@ -882,8 +893,10 @@ static void set_blob(lua_State *L, struct kl_request *r, CURLoption opt,
   blob.len = len;
   blob.flags = CURL_BLOB_COPY; /* curl keeps its own copy in memory */
   if(curl_easy_setopt(r->easy, opt, &blob) != CURLE_OK)
-    luaL_error(L, "http.request: option '%s' is not supported by this "
-                  "libcurl", key);
+    luaL_error(L,
+               "http.request: option '%s' is not supported by this "
+               "libcurl",
+               key);
 }
 
 static void set_connect_to(lua_State *L, struct kl_request *r)
@@ -1064,9 +1077,9 @@ static int l_request(lua_State *L)
   } else if(method && !(strcmp(method, "GET") == 0 && !has_body) &&
             !(strcmp(method, "POST") == 0 && has_body)) {
     curl_easy_setopt(r->easy, CURLOPT_CUSTOMREQUEST, method);
-    if(!has_body && (strcmp(method, "POST") == 0 ||
-                     strcmp(method, "PUT") == 0 ||
-                     strcmp(method, "PATCH") == 0)) {
+    if(!has_body &&
+       (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
+        strcmp(method, "PATCH") == 0)) {
       curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
       curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, "");
     }
@@ -1076,8 +1089,8 @@ static int l_request(lua_State *L)
 
 /* ---- Request methods ---- */
 
-static void multi_add(lua_State *L, struct kl_multi *m, int ridx,
-                      struct kl_request *r)
+static void
+multi_add(lua_State *L, struct kl_multi *m, int ridx, struct kl_request *r)
 {
   CURLMcode mc;
 
@@ -1224,8 +1237,8 @@ static int req_gc(lua_State *L)
 static int req_tostring(lua_State *L)
 {
   struct kl_request *r = check_request(L, 1);
-  const char *state = r->closed ? "closed"
-                      : r->done ? "done"
+  const char *state = r->closed  ? "closed"
+                      : r->done  ? "done"
                       : r->multi ? "in flight"
                                  : "idle";
 
@@ -1260,8 +1273,8 @@ static void multi_new(lua_State *L, int opts, struct kl_share *share)
   if(opts) {
     lua_pushnil(L);
     while(lua_next(L, opts)) {
-      const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2)
-                                                      : "?";
+      const char *k =
+          lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
       long *dst = NULL;
 
       if(strcmp(k, "max_host_connections") == 0)
@@ -1272,8 +1285,10 @@ static void multi_new(lua_State *L, int opts, struct kl_share *share)
         luaL_error(L, "http.multi: unknown option '%s'", k);
       if(!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0 ||
          lua_tointeger(L, -1) > 100000)
-        luaL_error(L, "http.multi: option '%s' must be an integer from 0 "
-                      "to 100000", k);
+        luaL_error(L,
+                   "http.multi: option '%s' must be an integer from 0 "
+                   "to 100000",
+                   k);
       *dst = (long)lua_tointeger(L, -1);
       lua_pop(L, 1);
     }
@@ -1463,11 +1478,13 @@ static int l_curl_version(lua_State *L)
   return 1;
 }
 
-static const luaL_Reg request_methods[] = {
-  {"perform", req_perform}, {"close", req_close},
-  {"done", req_done},       {"response", req_response},
-  {"read", req_read},       {"head", req_head},
-  {NULL, NULL}};
+static const luaL_Reg request_methods[] = {{"perform", req_perform},
+                                           {"close", req_close},
+                                           {"done", req_done},
+                                           {"response", req_response},
+                                           {"read", req_read},
+                                           {"head", req_head},
+                                           {NULL, NULL}};
 
 static const luaL_Reg multi_methods[] = {{"add", multi_add_l},
                                          {"wait", multi_wait},
@@ -1476,8 +1493,11 @@ static const luaL_Reg multi_methods[] = {{"add", multi_add_l},
                                          {NULL, NULL}};
 
 /* [-0, +0] Register a metatable with methods, __index, __gc, __close. */
-static void new_class(lua_State *L, const char *name, const luaL_Reg *methods,
-                      lua_CFunction gc, lua_CFunction tostring)
+static void new_class(lua_State *L,
+                      const char *name,
+                      const luaL_Reg *methods,
+                      lua_CFunction gc,
+                      lua_CFunction tostring)
 {
   luaL_newmetatable(L, name);
   lua_newtable(L);

@@ -15,10 +15,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
-#include <curl/curl.h>
 
 #include "unitcheck.h"
 
@@ -239,8 +239,9 @@ UNITTEST_START
            "connect_to = { 'a:1:b:2' } } end");
     fail_unless(curl_blocks > before, "a request allocates in curl");
     full_gc(L);
-    check_int(curl_blocks, before, "collected idle request freed its curl "
-                                   "memory");
+    check_int(curl_blocks, before,
+              "collected idle request freed its curl "
+              "memory");
   }
 
   /* 3. close mid-flight detaches from the multi; a second close is a no-op;
@@ -273,8 +274,9 @@ UNITTEST_START
          "status = got[1] and got[1]:response().status or -1\n"
          "body = got[1] and got[1]:response().body\n"
          "got = nil");
-  check_int(global_int(L, "status"), 200, "dropped in-flight request "
-                                          "finished");
+  check_int(global_int(L, "status"), 200,
+            "dropped in-flight request "
+            "finished");
   check_str(global_str(L, "body"), "ok", "its body");
 
   /* 5. a finished request is collected and frees its handle */
@@ -290,8 +292,9 @@ UNITTEST_START
            "  fin = resp.status end");
     check_int(global_int(L, "fin"), 200, "perform");
     full_gc(L);
-    check_int(curl_blocks, before, "collected finished request freed its "
-                                   "curl memory");
+    check_int(curl_blocks, before,
+              "collected finished request freed its "
+              "curl memory");
   }
 
   /* 6. lua_close with requests in flight: in a user multi, in the default
@@ -342,8 +345,9 @@ UNITTEST_START
            "  { headers = { A = 'b' } },\n"
            "} do assert(not pcall(http.request, o)) end");
     full_gc(L);
-    check_int(curl_blocks, before, "failed http.request calls freed their "
-                                   "curl memory");
+    check_int(curl_blocks, before,
+              "failed http.request calls freed their "
+              "curl memory");
   }
   lua_close(L);
   check_int(curl_blocks, base_blocks, "all states closed");
