@@ -574,7 +574,7 @@ function Client:_send(req, on_data, may_retry)
     local creds, tls_creds = self:_credentials()
     if not creds then return nil, tls_creds end
     local t0 = now()
-    first_start = first_start or os.time()
+    first_start = first_start or now()
     local level = self:level()
     local resp, err = self:_perform(req, creds, tls_creds, wrapped)
     local ms = (now() - t0) * 1000
@@ -636,7 +636,7 @@ function Client:_send(req, on_data, may_retry)
       -- have carried out: find out whether it is ours
       if err.kind == "api" and err.code == 409 and err.reason == "AlreadyExists" and ambiguous
         and req.method == "POST" then
-        local got = self:_recognise_create(req, first_start)
+        local got = self:_recognise_create(req, first_start, err.date)
         if got then return got end
         err.retried_create = true
       end
@@ -661,9 +661,24 @@ function Client:_send(req, on_data, may_retry)
   end
 end
 
+local months = { Jan = 1, Feb = 2, Mar = 3, Apr = 4, May = 5, Jun = 6, Jul = 7, Aug = 8,
+  Sep = 9, Oct = 10, Nov = 11, Dec = 12 }
+
+--- Seconds since the epoch of an HTTP Date header (IMF-fixdate), or nil.
+function M.parse_http_date(s)
+  if type(s) ~= "string" then return nil end
+  local d, mon, y, hh, mm, ss =
+    s:match("^%a+, (%d%d) (%a%a%a) (%d%d%d%d) (%d%d):(%d%d):(%d%d) GMT$")
+  if not d or not months[mon] then return nil end
+  return M.parse_time(("%s-%02d-%sT%s:%s:%sZ"):format(y, months[mon], d, hh, mm, ss))
+end
+
 -- After a retried create met 409 AlreadyExists: GET the object; it is ours
--- when it was created at or after our first attempt (second precision).
-function Client:_recognise_create(req, first_start)
+-- when it was created at or after our first attempt. The first attempt's
+-- time is taken on the server's clock (the 409's Date header minus the time
+-- elapsed since), so clock skew cannot fool it; second precision, one
+-- second of slack.
+function Client:_recognise_create(req, first_start, date_header)
   local okj, obj = pcall(json().decode, req.body or "")
   if not okj or type(obj) ~= "table" or type(obj.metadata) ~= "table" then return nil end
   local name = obj.metadata.name
@@ -675,7 +690,9 @@ function Client:_recognise_create(req, first_start)
   if not resp or type(resp.object) ~= "table" then return nil end
   local meta = resp.object.metadata or {}
   local created = M.parse_time(meta.creationTimestamp)
-  if created and created >= first_start - 1 then
+  local server_now = M.parse_http_date(date_header) or os.time()
+  local first = server_now - (now() - first_start)
+  if created and created >= math.floor(first) - 1 then
     resp.retried_create = true
     resp.status = 201
     return resp

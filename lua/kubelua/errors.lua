@@ -107,7 +107,7 @@ function M.from_response(req, resp, st)
   local g = generic[code] or (code >= 500 and generic[500]) or generic[400]
   local e = {
     kind = "api", code = code, method = req.method, url = req.url,
-    audit_id = headers["audit-id"],
+    audit_id = headers["audit-id"], date = headers["date"],
     retry_after = tonumber(headers["retry-after"]),
   }
   if type(st) == "table" and st.kind == "Status" then

@@ -238,6 +238,14 @@ t.test("parse_time: RFC 3339", function()
   t.eq(client.parse_time(nil), nil)
 end)
 
+t.test("parse_http_date", function()
+  t.eq(client.parse_http_date("Sat, 28 Nov 2026 10:07:30 GMT"),
+    client.parse_time("2026-11-28T10:07:30Z"))
+  t.eq(client.parse_http_date("Wed, 01 May 2024 10:00:00 GMT"), 1714557600)
+  t.eq(client.parse_http_date("yesterday"), nil)
+  t.eq(client.parse_http_date("Sat, 28 Foo 2026 10:07:30 GMT"), nil)
+end)
+
 t.test("impersonation headers: one line per group", function()
   local h = client.impersonation_headers({ user = "u", groups = { "g1", "g2" }, uid = "42",
     extra = { ["Reason/Why"] = { "a", "b" }, scope = "x" } })
