@@ -622,7 +622,9 @@ function Client:_send(req, on_data, may_retry)
         end
         if creds_obj and creds_obj.describe then
           local ok, d = pcall(creds_obj.describe, creds_obj)
-          if ok and d then err.hint = ("the server rejected %s"):format(d) end
+          if ok and d then
+            err.hint = ("the server rejected %s (scripts/diagnose.lua explains why)"):format(d)
+          end
         end
       end
     else

@@ -86,7 +86,7 @@ t.test("401: one line, with what was rejected, never the token", function()
   local resp, err = c:get("v1", "Namespace", "default")
   t.eq(resp, nil)
   t.eq(tostring(err), "error: You must be logged in to the server (Unauthorized); "
-    .. "the server rejected bearer token from kubeconfig")
+    .. "the server rejected bearer token from kubeconfig (scripts/diagnose.lua explains why)")
   t.eq(err.code, 401)
   t.ok(not tostring(err):find("not-a-valid-token", 1, true))
 end)

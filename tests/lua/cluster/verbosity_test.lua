@@ -86,7 +86,7 @@ t.test("no verbosity level prints a token, a client key or Secret data", functio
     for _, c in ipairs(checks) do must_not_contain(out, c[1], c[2], level) end
     -- what each level must show, so this test cannot pass by printing nothing
     t.contains(out, "error: You must be logged in to the server (Unauthorized); the server "
-      .. "rejected bearer token from arguments")
+      .. "rejected bearer token from arguments (scripts/diagnose.lua explains why)")
     t.contains(out, "secret data keys: other,password")
     local has = function(s) return out:find(s, 1, true) ~= nil end
     t.eq(has('"Response" verb="POST"'), level >= 6, "requests at -v=" .. level)
