@@ -316,6 +316,20 @@ t.test("encode errors name the path", function()
   t.eq(json.encode({ a = 1 }), '{"a":1}')
 end)
 
+t.test("an object beyond the key limit is an error, not a crash", function()
+  local huge = {}
+  for i = 1, 600000 do huge["k" .. i] = i end
+  t.raises("json: cannot encode object with too many keys at $.x", json.encode, { x = huge })
+  local fine, len = {}, 2 - 1 -- braces, one comma fewer than pairs
+  for i = 1, 100000 do
+    fine["k" .. i] = i
+    len = len + #('"k' .. i .. '":' .. i .. ",")
+  end
+  local out = json.encode(fine)
+  t.eq(#out, len)
+  t.eq(json.decode(out), fine)
+end)
+
 t.test("encode options: indent", function()
   local v = { b = A { 1, { c = A() } }, a = {} }
   t.eq(json.encode(v, { indent = true }),
