@@ -212,6 +212,25 @@ class CrudTest(unittest.TestCase):
         r = self.s.delete("/api/v1/namespaces/kube-system")
         self.assertEqual(r.json["message"], 'namespaces "kube-system" is forbidden: this namespace may not be deleted')
 
+    def test_finalizers(self):
+        self.s.ns("fin")
+        self.s.post(CM % "fin", {"metadata": {"name": "held", "finalizers": ["example.com/x"]}})
+        r = self.s.delete(CM % "fin" + "/held")
+        self.assertEqual((r.status, r.json["kind"]), (200, "ConfigMap"))  # marked, not gone
+        self.assertIn("deletionTimestamp", r.json["metadata"])
+        self.assertEqual(self.s.get(CM % "fin" + "/held").status, 200)
+        self.s.delete("/api/v1/namespaces/fin")
+
+        def reported():
+            conds = (self.s.get("/api/v1/namespaces/fin").json.get("status") or {}).get("conditions") or []
+            return [c for c in conds if c["type"] == "NamespaceFinalizersRemaining"]
+        c = self.s.wait_for(reported)[0]
+        self.assertEqual(c["message"], "Some content in the namespace has finalizers remaining: example.com/x in 1 resource instances")
+        r = self.s.patch(CM % "fin" + "/held", {"metadata": {"finalizers": None}})
+        self.assertEqual(r.status, 200)
+        self.assertEqual(self.s.get(CM % "fin" + "/held").status, 404)
+        self.s.wait_for(lambda: self.s.get("/api/v1/namespaces/fin").status == 404)
+
     def test_discovery(self):
         agg = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"
         r = self.s.get("/apis", headers={"Accept": agg})

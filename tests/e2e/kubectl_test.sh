@@ -55,8 +55,16 @@ expect_match "api-resources deployments" "deployments +deploy +apps/v1 +true +De
 expect_match "api-resources selfsubjectaccessreviews" "selfsubjectaccessreviews +authorization.k8s.io/v1 +false +SelfSubjectAccessReview" "$out"
 
 # get -w: the initial list, then an event, bounded by --request-timeout
-( sleep 1; kubectl create configmap watched -n team-a --from-literal=k=v >/dev/null ) &
-out=$(timeout 20 kubectl get configmaps -n team-a -w --request-timeout=3s 2>/dev/null)
+(
+    # create once kubectl has listed (the watch follows the list); bounded
+    for _ in $(seq 1 100); do
+        grep -q '"verb":"list","method":"GET","path":"/api/v1/namespaces/team-a/configmaps"' "$KUBESIM_DIR/requests.jsonl" && break
+        sleep 0.05
+    done
+    sleep 0.3
+    kubectl create configmap watched -n team-a --from-literal=k=v >/dev/null
+) &
+out=$(timeout 20 kubectl get configmaps -n team-a -w --request-timeout=4s 2>/dev/null)
 wait
 expect_match "get -w shows kube-root-ca.crt" "kube-root-ca.crt" "$out"
 expect_match "get -w shows the new configmap" "watched +1 " "$out"
@@ -70,26 +78,33 @@ expect_eq "no auto-created token secrets" "No resources found in team-a namespac
 out=$(kubectl create configmap x -n nope 2>&1)
 expect_eq "create in a missing namespace" 'error: failed to create configmap: namespaces "nope" not found' "$out"
 
-# delete namespace: prints at once, waits until it is gone; creating inside while terminating is refused
+# delete namespace: a finalizer on one object holds the namespace in Terminating (deterministically),
+# creating inside it is refused; once the finalizer is removed, kubectl's wait sees it go
 kubectl create namespace doomed >/dev/null
-kubectl create configmap keep -n doomed --from-literal=a=b >/dev/null
-KUBESIM_PROBE=$(mktemp)
-(
-    # hit the namespace while it is Terminating
-    for _ in $(seq 1 100); do
-        if [ "$(kubectl get ns doomed -o jsonpath='{.status.phase}' 2>/dev/null)" = "Terminating" ]; then
-            kubectl create configmap late -n doomed --from-literal=a=b >"$KUBESIM_PROBE" 2>&1
-            break
-        fi
-        sleep 0.02
-    done
-) &
-out=$(timeout 30 kubectl delete namespace doomed 2>&1); rc=$?
-wait
+kubectl apply -f - >/dev/null <<EOF2
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: held, namespace: doomed, finalizers: [example.com/hold]}
+EOF2
+out=$(kubectl delete namespace doomed --wait=false 2>&1)
 expect_eq "delete namespace" 'namespace "doomed" deleted' "$out"
-expect_eq "delete namespace exits 0" "0" "$rc"
-expect_eq "create in a terminating namespace" 'error: failed to create configmap: configmaps "late" is forbidden: unable to create new content in namespace doomed because it is being terminated' "$(cat "$KUBESIM_PROBE")"
-rm -f "$KUBESIM_PROBE"
+is_terminating() { [ "$(kubectl get ns doomed -o jsonpath='{.status.phase}')" = Terminating ]; }
+wait_for "namespace Terminating" 10 is_terminating
+out=$(kubectl create configmap late -n doomed --from-literal=a=b 2>&1)
+expect_eq "create in a terminating namespace" 'error: failed to create configmap: configmaps "late" is forbidden: unable to create new content in namespace doomed because it is being terminated' "$out"
+has_condition() { kubectl get ns doomed -o jsonpath='{.status.conditions[*].reason}' | grep -q SomeFinalizersRemain; }
+wait_for "namespace reports the finalizer" 10 has_condition && pass "namespace reports the remaining finalizer"
+kubectl patch configmap held -n doomed --type=merge -p '{"metadata":{"finalizers":null}}' >/dev/null
+out=$(timeout 30 kubectl wait --for=delete namespace/doomed --timeout=20s 2>&1); rc=$?
+expect_eq "namespace goes once the finalizer is removed" "0" "$rc"
+# a plain namespace with content: kubectl delete blocks until it is really gone
+kubectl create namespace doomed2 >/dev/null
+kubectl create configmap c -n doomed2 --from-literal=a=b >/dev/null
+out=$(timeout 30 kubectl delete namespace doomed2 2>&1); rc=$?
+expect_eq "blocking delete namespace" 'namespace "doomed2" deleted' "$out"
+expect_eq "blocking delete namespace exits 0" "0" "$rc"
+out=$(kubectl get ns doomed2 2>&1)
+expect_eq "namespace is gone when delete returns" 'Error from server (NotFound): namespaces "doomed2" not found' "$out"
 out=$(kubectl get ns doomed 2>&1)
 expect_eq "namespace is gone" 'Error from server (NotFound): namespaces "doomed" not found' "$out"
 out=$(kubectl delete namespace default 2>&1)

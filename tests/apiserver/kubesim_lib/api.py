@@ -67,6 +67,24 @@ class Query:
         return k in self._d
 
 
+def delete_or_mark(store, res, obj, dry=False):
+    """Delete obj, or only mark it (deletionTimestamp) while metadata.finalizers remain.
+    Returns (object as answered, deleted?)."""
+    md = obj["metadata"]
+    if md.get("finalizers"):
+        if md.get("deletionTimestamp"):
+            return obj, False
+        new = copy.deepcopy(obj)
+        new["metadata"]["deletionTimestamp"] = now()
+        new["metadata"]["deletionGracePeriodSeconds"] = 0
+        if dry:
+            return normalize(new), False
+        return store.update(res, new, expect_rv=md["resourceVersion"]), False
+    if dry:
+        return obj, True
+    return store.delete(res, md.get("namespace", ""), md["name"], expect_uid=md["uid"]), True
+
+
 def _strip_meta(md):
     for k in ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
               "generation", "selfLink"):
@@ -246,6 +264,12 @@ class API:
                 fields.track_update(old, obj, field_manager(query, user_agent), res.api_version, now())
             elif not md.get("managedFields"):
                 md.pop("managedFields", None)
+        if omd.get("deletionTimestamp") and not md.get("finalizers") and res is not NS:
+            # the last finalizer is gone: the object goes now
+            if dry:
+                return normalize(obj)
+            self.store.update(res, obj, expect_rv=omd["resourceVersion"])
+            return self.store.delete(res, omd.get("namespace", ""), omd["name"], expect_uid=omd["uid"])
         if dry:
             return normalize(obj)
         return self.store.update(res, obj, expect_rv=omd["resourceVersion"])
@@ -405,12 +429,9 @@ class API:
                              % (pre["resourceVersion"], old["metadata"]["resourceVersion"]))
         if res is NS:
             return self._delete_namespace(old, dry)
-        if dry:
-            gone = old
-        else:
-            gone = self.store.delete(res, ns, name, expect_uid=old["metadata"]["uid"])
-        if res.kind in _RETURNS_OBJECT:
-            return gone
+        out, deleted = delete_or_mark(self.store, res, old, dry)
+        if res.kind in _RETURNS_OBJECT or not deleted:
+            return out  # pending finalizers: the marked object
         return self.success(res, name, old["metadata"]["uid"])
 
     @staticmethod

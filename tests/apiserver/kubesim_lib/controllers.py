@@ -20,7 +20,7 @@ import uuid
 
 from . import errors as E
 from . import fields
-from .api import now
+from .api import delete_or_mark, now
 from .kinds import SA_TOKEN
 from .resources import BY_PLURAL, STORED
 
@@ -213,16 +213,52 @@ class Controllers:
         nso = self.store.get(NS, "", ns)
         if nso is None or not nso["metadata"].get("deletionTimestamp"):
             return
+        remaining, finalizers = {}, {}
         for res in STORED:
             if not res.namespaced:
                 continue
             items, _ = self.store.list(res, ns)
             for o in items:
                 try:
-                    self.store.delete(res, ns, o["metadata"]["name"])
+                    o, deleted = delete_or_mark(self.store, res, o)
                 except E.APIError:
-                    pass
+                    deleted = False
+                if not deleted:
+                    remaining[res] = remaining.get(res, 0) + 1
+                    for f in o["metadata"].get("finalizers") or []:
+                        finalizers[f] = finalizers.get(f, 0) + 1
+        if remaining:
+            # objects held by finalizers keep the namespace Terminating; report why, as the real controller does
+            self._namespace_conditions(nso, remaining, finalizers)
+            self.sched.after(0.25, self.finalize_namespace, ns)
+            return
         try:
             self.store.delete(NS, "", ns, expect_uid=nso["metadata"]["uid"])
         except E.APIError:
             pass
+
+    def _namespace_conditions(self, nso, remaining, finalizers):
+        ts = now()
+        res_msg = ", ".join("%s%s has %d resource instances" % (r.plural, "." + r.group if r.group else ".", n)
+                            for r, n in sorted(remaining.items(), key=lambda kv: kv[0].plural))
+        fin_msg = ", ".join("%s in %d resource instances" % (f, n) for f, n in sorted(finalizers.items()))
+        conds = [
+            {"type": "NamespaceDeletionDiscoveryFailure", "status": "False", "reason": "ResourcesDiscovered",
+             "message": "All resources successfully discovered"},
+            {"type": "NamespaceDeletionGroupVersionParsingFailure", "status": "False", "reason": "ParsedGroupVersions",
+             "message": "All legacy kube types successfully parsed"},
+            {"type": "NamespaceDeletionContentFailure", "status": "False", "reason": "ContentDeleted",
+             "message": "All content successfully deleted, may be waiting on finalization"},
+            {"type": "NamespaceContentRemaining", "status": "True", "reason": "SomeResourcesRemain",
+             "message": "Some resources are remaining: " + res_msg},
+            {"type": "NamespaceFinalizersRemaining", "status": "True", "reason": "SomeFinalizersRemain",
+             "message": "Some content in the namespace has finalizers remaining: " + fin_msg},
+        ]
+        old = (nso.get("status") or {}).get("conditions") or []
+        if [{k: v for k, v in c.items() if k != "lastTransitionTime"} for c in old] == conds:
+            return
+        for c in conds:
+            c["lastTransitionTime"] = ts
+        new = copy.deepcopy(nso)
+        new.setdefault("status", {})["conditions"] = conds
+        self.store.update(NS, new, expect_rv=nso["metadata"]["resourceVersion"])
