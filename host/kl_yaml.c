@@ -26,16 +26,20 @@
  *     FormatFloat(f, 'g', -1, 32), so does an integer beyond int64); a null
  *     key and a mapping or sequence key fail, as they fail in kubectl;
  *   - a key given twice in one mapping fails ("mapping key "x" already
- *     defined at line N"), as kubectl's strict validation rejects duplicate
- *     fields instead of silently keeping one;
+ *     defined at line N", the words kubectl users meet) instead of silently
+ *     keeping the last one, as go-yaml's lenient mode would; strict field
+ *     validation, kubectl's default, rejects duplicate fields too. Keys
+ *     that a merge brought in may be overridden;
  *   - anchors and aliases: an alias is a deep copy, so every decoded value
  *     is a tree (no shared tables; encode never sees a cycle); alias
  *     expansion is bounded by go-yaml's own rule ("document contains
  *     excessive aliasing"), an alias to an anchor still being defined fails
  *     ("anchor 'x' value contains itself"), an unknown one too;
  *   - merge keys "<<: *a" and "<<: [*a, *b]" behave as in go-yaml v2: the
- *     merged entries are written where "<<" stands, so keys after it win,
- *     and within a list the earlier maps win;
+ *     merged entries are written where "<<" stands, so keys after it win
+ *     (and, unlike the YAML merge spec, a key written before "<<" loses),
+ *     and within a list the earlier maps win; only a plain "<<" (or one
+ *     tagged !!merge) merges, a quoted '<<' is an ordinary key;
  *   - nesting deeper than KL_YAML_MAX_DEPTH fails, never a C stack overflow;
  *   - errors: nil, "yaml: line L, column C: problem" (1-based; libyaml's
  *     problem text and mark; invalid UTF-8 is located by its byte offset).
@@ -56,8 +60,15 @@
  *   be plain; strings holding a newline as literal blocks; invalid UTF-8 as
  *   !!binary base64, as go-yaml does; [] and {} for empty arrays/objects.
  *   Integers print exactly, floats as Go's FormatFloat(f, 'g', -1, 64) but
- *   with ".0" added to an integral float so that it reads back as a float.
- *   Functions, userdata, cycles and non-string/number keys raise. */
+ *   with ".0" added to an integral float so that it reads back as a float
+ *   (go-yaml prints 1000 for 1000.0). Unlike go-yaml, "<<" is quoted, so
+ *   that it never reads back as a merge key. A table with the array
+ *   metatable is a sequence, one with "kubelua.object_mt" a mapping; any
+ *   other is a sequence when its keys are exactly 1..n (n >= 1), else a
+ *   mapping ({} is an empty mapping); integer and float keys print as
+ *   strings. A table shared by two fields is written twice. Functions,
+ *   userdata, threads, cycles, other key types and nesting deeper than
+ *   KL_YAML_MAX_DEPTH raise. */
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
