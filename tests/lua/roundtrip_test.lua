@@ -27,6 +27,7 @@ local tricky = {
   "\r", "a\r\nb", "a\rb", "\n", "\n\n", "a\n", "a\n\n", "\na", " a\n", "a \nb",
   "a\n b", "a\n\tb", "x\0y", "\0", "\x01", "\x7f", "\x1b[0m", "é", "naïve café", "日本語",
   "\u{2028}", "a\u{2029}b", "\u{85}", "\u{feff}x", "x\u{feff}", "\xff", "a\xfe\xffb",
+  "emoji \u{1f600}", "\u{fffe}", "\u{10ffff}", "\xed\xa0\x80",
   "\xc3\x28", "2001-12-14", "2001-12-14T21:59:43.10Z", "2001-12-14 21:59:43.10",
   "2001-13-14", "12:30", "1:20:30.5", "190:20:30", "-1:30", "1,000",
   "apps/v1", "rbac.authorization.k8s.io", "system:serviceaccount:ns:sa", "*",
