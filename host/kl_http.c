@@ -16,6 +16,7 @@
  *     headers: name -> string | number | list of strings (one line each)
  *     proxy: URL, or false to ignore HTTPS_PROXY/https_proxy/NO_PROXY
  *   req:perform() -> resp | nil, err   (blocking, on the default multi)
+ *     stream = true: a stream pauses while 8 MB are unread (backpressure)
  *   req:done(), req:response(), req:read() (stream), req:head() (stream:
  *   status and headers so far), req:close() (also __close and __gc)
  *   resp = { status, headers (lowercase names, repeats joined by ", "),
@@ -55,6 +56,7 @@
 #define MAX_ORIGIN 256
 #define POLL_SLICE_MS 200        /* longest sleep between interrupt checks */
 #define PRESIZE_LIMIT (64 << 20) /* trust Content-Length up to this size */
+#define STREAM_PAUSE_AT (8 << 20) /* stream: unread bytes that pause it */
 
 /* uservalue slots of a Request */
 #define UV_BODY 1     /* the request body string, kept alive for curl */
@@ -101,6 +103,7 @@ struct kl_request {
   unsigned stream : 1;  /* body handed out through read() */
   unsigned closed : 1;  /* released by close/__close/__gc */
   unsigned built : 1;   /* UV_RESPONSE holds the outcome */
+  unsigned paused : 1;  /* stream: receiving paused until read() */
   CURLcode result;
   struct curl_slist *headers;
   struct curl_slist *connect_to;
@@ -389,6 +392,10 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud)
   struct kl_request *r = ud;
   size_t len = size * n;
 
+  if(r->stream && r->body.len >= STREAM_PAUSE_AT) {
+    r->paused = 1; /* backpressure: curl keeps the data until read() */
+    return CURL_WRITEFUNC_PAUSE;
+  }
   if(!buf_append(&r->body, data, len))
     return 0; /* CURLE_WRITE_ERROR */
   if(r->stream && len && r->multi)
@@ -1225,6 +1232,10 @@ static int req_read(lua_State *L)
     return luaL_error(L, "read() needs a request made with stream = true");
   lua_pushlstring(L, r->body.p ? r->body.p : "", r->body.len);
   r->body.len = 0;
+  if(r->paused && r->easy) {
+    r->paused = 0;
+    curl_easy_pause(r->easy, CURLPAUSE_CONT); /* may deliver data at once */
+  }
   return 1;
 }
 

@@ -350,6 +350,33 @@ t.test("stream: head() has status and headers before the end", function()
   t.eq(m:pending(), 0)
 end)
 
+t.test("stream: an unread stream pauses at 8 MB and resumes on read()", function()
+  local m = http.multi()
+  local req <close> = http.request{ url = echo.https .. "/big?n=20000000",
+    ca_data = echo.ca, stream = true }
+  m:add(req)
+  -- let curl run without reading until it stops making progress
+  local deadline = http.now() + 10
+  while http.now() < deadline and not req:done() do
+    if #m:wait(200) == 0 then break end
+  end
+  t.eq(req:done(), false, "paused, not finished")
+  local first = req:read()
+  t.ok(#first >= 8 << 20 and #first < (8 << 20) + 65536, "buffered " .. #first)
+  local parts, total = { first }, #first
+  while not req:done() and http.now() < deadline do
+    m:wait(1000)
+    local chunk = req:read()
+    parts[#parts + 1] = chunk
+    total = total + #chunk
+  end
+  parts[#parts + 1] = req:read()
+  local body = table.concat(parts)
+  t.eq(#body, 20000000)
+  t.eq(body, ("0123456789"):rep(2000000))
+  t.eq(assert(req:response()).status, 200)
+end)
+
 -- ------------------------------------------------------------ connections
 
 t.test("50 sequential requests reuse one connection", function()
