@@ -149,7 +149,7 @@ function Client:can_i(verb, resource, opts)
     if not id then return nil, ierr end
     if id.sa_namespace then
       local sa, serr = self:get("v1", "ServiceAccount", id.sa_name, { namespace = id.sa_namespace })
-      if not sa then
+      if not sa and not errors.is(serr, "Forbidden") then -- forbidden to look: ask anyway
         if errors.is(serr, "NotFound") then
           return nil, errors.usage(("can_i: serviceaccount %s/%s not found (checked before"
             .. " asking as %s)")

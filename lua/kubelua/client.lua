@@ -375,7 +375,8 @@ local function content_is_json(ct)
   return type(ct) == "string" and (ct:find("^application/json") or ct:find("%+json"))
 end
 
-local function parse_warning(v)
+--- The text of a Warning header (`299 - "text"`), or the raw value.
+function M.parse_warning(v)
   local text = tostring(v):match('^%d%d%d%s+%S+%s+"(.*)"')
   if text then return (text:gsub('\\(.)', "%1")) end
   return tostring(v)
@@ -583,7 +584,7 @@ function Client:_send(req, on_data, may_retry)
       if level >= 6 then
         log_response(req, ("%d %s"):format(status, reason_phrase[status] or ""), ms, attempt)
       end
-      for _, w in ipairs(resp.warnings or {}) do self:_warn(parse_warning(w)) end
+      for _, w in ipairs(resp.warnings or {}) do self:_warn(M.parse_warning(w)) end
       local body = resp.body
       if on_data and (body == nil or body == "") and status >= 300 then
         body = table.concat(stream_buf)

@@ -141,6 +141,15 @@ local function typed(obj, info)
   return obj
 end
 
+-- The object of a 2xx answer, or an error when the body was not one.
+local function object_of(resp, info)
+  if type(resp.object) ~= "table" then
+    return nil, errors.new("api", ("the server answered %d to %s without a JSON object")
+      :format(resp.status, info.name), { code = resp.status, reason = "BadResponse" })
+  end
+  return typed(resp.object, info)
+end
+
 -- ------------------------------------------------------------------ get
 
 local get_opts = set("namespace", "timeout")
@@ -156,7 +165,7 @@ function Client:get(api_version, kind, name, opts)
   local resp, err = self:request{ method = "GET", path = M.path(info, ns, name),
     timeout = o.timeout }
   if not resp then return nil, err end
-  return typed(resp.object, info)
+  return object_of(resp, info)
 end
 
 -- ----------------------------------------------------------------- list
@@ -220,7 +229,7 @@ function Client:create(obj, opts)
   local resp, err = self:request{ method = "POST", path = M.path(info, ns), body = body,
     query = write_query(o), timeout = o.timeout }
   if not resp then return nil, err end
-  return typed(resp.object, info)
+  return object_of(resp, info)
 end
 
 --- c:replace(obj, { namespace, dry_run, field_manager }) -> object (PUT; a
@@ -235,7 +244,7 @@ function Client:replace(obj, opts)
   local resp, err = self:request{ method = "PUT", path = M.path(info, ns, body.metadata.name),
     body = body, query = write_query(o), timeout = o.timeout }
   if not resp then return nil, err end
-  return typed(resp.object, info)
+  return object_of(resp, info)
 end
 
 -- ---------------------------------------------------------------- patch
@@ -277,7 +286,7 @@ function Client:patch(api_version, kind, name, patch, opts)
   local resp, err = self:request{ method = "PATCH", path = M.path(info, ns, name, o.subresource),
     body = patch, content_type = ct, query = q, timeout = o.timeout }
   if not resp then return nil, err end
-  return typed(resp.object, info)
+  return object_of(resp, info)
 end
 
 -- ---------------------------------------------------------------- apply
@@ -317,7 +326,8 @@ function Client:apply(obj, opts)
   local resp, err = self:request{ method = "PATCH", path = path, body = body,
     content_type = patch_types.apply, query = q, timeout = o.timeout }
   if not resp then return nil, err end
-  local out = typed(resp.object, info)
+  local out, oerr2 = object_of(resp, info)
+  if not out then return nil, oerr2 end
   local after_rv = type(out) == "table" and out.metadata and out.metadata.resourceVersion
   local action
   if existed == false or (existed == nil and resp.status == 201) then

@@ -238,6 +238,25 @@ t.test("parse_time: RFC 3339", function()
   t.eq(client.parse_time(nil), nil)
 end)
 
+t.test("Warning headers: text, printed once per client", function()
+  t.eq(client.parse_warning('299 - "v1 Endpoints is deprecated; use \\"EndpointSlice\\""'),
+    'v1 Endpoints is deprecated; use "EndpointSlice"')
+  t.eq(client.parse_warning("not the usual shape"), "not the usual shape")
+  local log = require "kubelua.log"
+  local buf = {}
+  local saved = log.out
+  log.out = { write = function(self, ...)
+    for _, v in ipairs({ ... }) do buf[#buf + 1] = v end
+    return self
+  end, flush = function() end }
+  local c = assert(client.new({ server = "https://h", tls = {} }))
+  c:_warn("deprecated")
+  c:_warn("deprecated")
+  c:_warn("other")
+  log.out = saved
+  t.eq(table.concat(buf), "Warning: deprecated\nWarning: other\n")
+end)
+
 t.test("parse_http_date", function()
   t.eq(client.parse_http_date("Sat, 28 Nov 2026 10:07:30 GMT"),
     client.parse_time("2026-11-28T10:07:30Z"))
