@@ -264,7 +264,10 @@ function M.connect(opts)
   end
 
   local config = require "kubelua.config"
-  local cfg, cerr = config.load(load)
+  local okl, cfg, cerr = pcall(config.load, load)
+  if not okl then
+    return nil, errors.config("cannot load the kubeconfig: " .. tostring(cfg))
+  end
   if not cfg then
     if errors.is_error(cerr) then return nil, cerr end
     return nil, errors.config(tostring(cerr or "cannot load the kubeconfig"))
@@ -310,6 +313,10 @@ function M.new(cfg, settings)
       .. "(insecure-skip-tls-verify); the connection is not secure\n"):format(server))
   end
   return c
+end
+
+function Client:__tostring()
+  return ("kubelua.Client: %s (namespace %s)"):format(self.server, self.namespace)
 end
 
 --- The verbosity level of this client.

@@ -535,8 +535,10 @@ function Client:watch(api_version, kind, opts, callback)
       return true
     end
     local started = now()
+    -- a stream past its timeoutSeconds by 30 s is a dead connection: curl
+    -- ends it and the watch resumes
     local resp, err = self:request{ method = "GET", path = M.path(info, ns), query = query,
-      on_data = on_data, timeout = remaining and (remaining + 2) or nil }
+      on_data = on_data, timeout = remaining and (remaining + 2) or (query.timeoutSeconds + 30) }
     if not stopped and not gone and not werr and not cb_err and buf:find("%S") then
       on_line(buf) -- a last line without its newline
     end

@@ -336,6 +336,7 @@ t.test("request builds URL, headers and body; bad input is a usage error", funct
   local c = assert(client.new({ server = "https://h:6443/", namespace = "ns", tls = {} }))
   t.eq(c.server, "https://h:6443")
   t.eq(c.namespace, "ns")
+  t.eq(tostring(c), "kubelua.Client: https://h:6443 (namespace ns)")
   local r = assert(c:_build{ method = "POST", path = "/api/v1/namespaces",
     query = { dryRun = "All", fieldManager = "me" }, body = { metadata = { name = "x" } } })
   t.eq(r.url, "https://h:6443/api/v1/namespaces?dryRun=All&fieldManager=me")
