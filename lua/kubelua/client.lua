@@ -579,6 +579,7 @@ function Client:_send(req, on_data, may_retry)
   end
   while true do
     attempt = attempt + 1
+    if stream_buf then stream_buf, stream_len = {}, 0 end
     local creds, tls_creds = self:_credentials()
     if not creds then return nil, tls_creds end
     local t0 = now()
