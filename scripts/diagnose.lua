@@ -39,8 +39,8 @@ local opts = cli.parse(arg, {
   },
   examples = {
     "kubelua scripts/diagnose.lua --token-file ./token",
-    "kubectl get secret api-service-account-token -n devops-tools -o jsonpath='{.data.token}' "
-      .. "| kubelua scripts/diagnose.lua --token-file -",
+    "kubectl get secret NAME -n NS -o jsonpath='{.data.token}' | kubelua scripts/diagnose.lua "
+      .. "--token-file -",
   },
 })
 

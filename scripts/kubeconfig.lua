@@ -30,8 +30,7 @@ local opts = cli.parse(arg, {
     { "timeout", type = "duration", default = 60, help = "how long to wait for the token" },
   },
   examples = {
-    "kubelua scripts/kubeconfig.lua -n devops-tools --service-account api-service-account "
-      .. "--output sa.kubeconfig",
+    "kubelua scripts/kubeconfig.lua -n team-a --service-account ci --output sa.kubeconfig",
     "kubectl --kubeconfig sa.kubeconfig get pods",
   },
 })

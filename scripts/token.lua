@@ -31,8 +31,7 @@ local opts = cli.parse(arg, {
   },
   examples = {
     "kubelua scripts/token.lua -n devops-tools --service-account api-service-account",
-    "kubelua scripts/token.lua -n devops-tools --service-account api-service-account "
-      .. "--duration 10m --audience vault",
+    "kubelua scripts/token.lua -n team-a --service-account ci --duration 10m --audience vault",
   },
 })
 

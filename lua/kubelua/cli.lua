@@ -319,18 +319,36 @@ local function default_text(opt)
   return (" (default %s)"):format(type(d) == "string" and ("%q"):format(d) or tostring(d))
 end
 
+M.HELP_WIDTH = 100
+
+-- Words of text on lines of at most `width` columns; the first line starts
+-- after `first` columns, the others are indented by `indent` spaces.
+local function wrap(text, width, first, indent)
+  local lines, line, col = {}, {}, first
+  for word in text:gmatch("%S+") do
+    if #line > 0 and col + 1 + #word > width then
+      lines[#lines + 1] = table.concat(line, " ")
+      line, col = {}, indent
+    end
+    col = col + (#line > 0 and 1 or 0) + #word
+    line[#line + 1] = word
+  end
+  lines[#lines + 1] = table.concat(line, " ")
+  return table.concat(lines, "\n" .. string.rep(" ", indent))
+end
+
 --- The --help text for spec.
 function M.help(spec, argv)
   local list = build_index(spec)
   local out = {}
   out[#out + 1] = "Usage: " .. (spec.usage or ("kubelua " .. script_name(argv) .. " [options]"))
-  if spec.summary then
-    out[#out + 1] = ""
-    out[#out + 1] = spec.summary
-  end
-  if spec.description then
-    out[#out + 1] = ""
-    out[#out + 1] = spec.description
+  for _, text in ipairs({ spec.summary or false, spec.description or false }) do
+    if text then
+      out[#out + 1] = ""
+      for para in (text .. "\n"):gmatch("([^\n]*)\n") do
+        out[#out + 1] = wrap(para, M.HELP_WIDTH, 0, 0)
+      end
+    end
   end
   local width = 0
   for _, o in ipairs(list) do width = math.max(width, #flag_label(o)) end
@@ -339,10 +357,9 @@ function M.help(spec, argv)
     out[#out + 1] = title
     for _, o in ipairs(list) do
       if (o.global and not o.overridden) == global then
-        local line = ("  %-" .. width .. "s  %s%s"):format(flag_label(o), o.help or "",
-          default_text(o))
-        if o.required then line = line .. " (required)" end
-        out[#out + 1] = line
+        local text = (o.help or "") .. default_text(o) .. (o.required and " (required)" or "")
+        out[#out + 1] = ("  %-" .. width .. "s  "):format(flag_label(o))
+          .. wrap(text, M.HELP_WIDTH, width + 4, width + 4)
       end
     end
   end

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Every bundled script: --help generated from its spec with the global flags,
+# usage errors as one line and exit 2; and kubelua.cli's main/fail/raise
+# turning failures into one line (a traceback only for bugs). No kubesim.
+. "$(dirname "$0")/scripts_helpers.bash"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/scripts-test.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+for s in tutorial kubeconfig token batch teardown diagnose audit; do
+  run_script $s.lua --help
+  expect_rc 0 "$s --help: exit 0"
+  check "$s --help: usage, options and the global flags" $([[ "$out" == "Usage: kubelua scripts/$s.lua"* ]] &&
+    [[ "$out" == *"Global options:"* ]] && [[ "$out" == *"--kubeconfig FILE"* ]] &&
+    [[ "$out" == *"--context NAME"* ]] && [[ "$out" == *"-n, --namespace NS"* ]] &&
+    [[ "$out" == *"-v, -v=N"* ]] && [[ "$out" == *"-h, --help"* ]]; echo $?) "$out"
+  check "$s --help: lines fit 100 columns" $([ "$(printf '%s\n' "$out" | awk "length > 100" | wc -l)" = 0 ]; echo $?) "$(printf '%s\n' "$out" | awk "length > 100")"
+  run_script $s.lua --no-such-flag
+  expect_rc 2 "$s unknown flag: exit 2"
+  expect_err "error: unknown flag: --no-such-flag (see 'kubelua $SCRIPTS/$s.lua --help')" "$s unknown flag: one line"
+  run_script $s.lua -v=42
+  expect_rc 2 "$s -v=42: exit 2"
+  expect_err "error: invalid argument \"42\" for \"-v\" flag: must be at most 10 (see 'kubelua $SCRIPTS/$s.lua --help')" "$s -v=42: one line"
+done
+
+# cli.main: expected failures are one line, bugs get a traceback
+cat >"$tmp/main.lua" <<'L'
+local cli = require "kubelua.cli"
+local errors = require "kubelua.errors"
+local what = arg[1]
+cli.main(function()
+  if what == "raise" then cli.raise("the thing\nfailed") end
+  if what == "object" then error(errors.config("kubeconfig x: not set")) end
+  if what == "api" then
+    error(errors.from_response({ method = "GET" }, { status = 404, headers = {} },
+      { kind = "Status", reason = "NotFound", message = 'secrets "x" not found' }))
+  end
+  if what == "check" then cli.check(nil, 'secrets "x" not found', "reading the Secret") end
+  if what == "fail" then cli.fail("plain failure") end
+  if what == "bug" then local t = nil; return t.field end
+  if what == "code" then return 3 end
+  print("fine")
+end)
+L
+run "$KUBELUA" "$tmp/main.lua" ok
+expect_rc 0 "cli.main: success exits 0"
+expect_out "fine" "cli.main: runs the function"
+run "$KUBELUA" "$tmp/main.lua" code
+expect_rc 3 "cli.main: an integer result is the exit status"
+run "$KUBELUA" "$tmp/main.lua" raise
+expect_rc 1 "cli.raise: exit 1"
+expect_err "error: the thing failed" "cli.raise: one line"
+run "$KUBELUA" "$tmp/main.lua" object
+expect_rc 1 "error object: exit 1"
+expect_err "error: kubeconfig x: not set" "error object: one line, no doubled prefix, no traceback"
+run "$KUBELUA" "$tmp/main.lua" api
+expect_err 'error: Error from server (NotFound): secrets "x" not found' "API error: kubectl's words"
+run "$KUBELUA" "$tmp/main.lua" check
+expect_err 'error: reading the Secret: secrets "x" not found' "cli.check: prefixed one line"
+run "$KUBELUA" "$tmp/main.lua" fail
+expect_rc 1 "cli.fail: exit 1"
+expect_err "error: plain failure" "cli.fail: one line"
+run "$KUBELUA" "$tmp/main.lua" bug
+expect_rc 1 "a bug: exit 1"
+check "a bug: message and traceback" $([[ "$err" == "error: $tmp/main.lua:13: attempt to index a nil value"* ]] && [[ "$err" == *"stack traceback:"* ]]; echo $?) "$err"
+
+# the TTY check follows the real descriptor, and KUBELUA_TTY overrides it
+cat >"$tmp/tty.lua" <<'L'
+print(require("kubelua.cli").isatty(1))
+L
+run "$KUBELUA" "$tmp/tty.lua"
+expect_out "false" "isatty: a pipe is not a terminal"
+KUBELUA_TTY=1 run "$KUBELUA" "$tmp/tty.lua"
+expect_out "true" "isatty: KUBELUA_TTY=1 forces it"
+if command -v script >/dev/null; then
+  run script -qec "$KUBELUA $tmp/tty.lua" /dev/null
+  check "isatty: a pseudo-terminal is a terminal" $([[ "$out" == true* ]]; echo $?) "$out"
+fi
+
+finish
