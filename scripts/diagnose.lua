@@ -39,7 +39,7 @@ local opts = cli.parse(arg, {
   },
   examples = {
     "kubelua scripts/diagnose.lua --token-file ./token",
-    "kubectl get secret NAME -n NS -o jsonpath='{.data.token}' | kubelua scripts/diagnose.lua "
+    "kubectl get secret NAME -o jsonpath='{.data.token}' | kubelua scripts/diagnose.lua "
       .. "--token-file -",
   },
 })
