@@ -4,7 +4,8 @@
 -- for each namespace P-1 .. P-N,
 --   POST Namespace, POST ServiceAccount, POST RoleBinding (to the ClusterRole
 --   --role, default view), POST the token Secret, wait until the token
---   controller filled it (c:wait: a list, then a watch if not yet filled),
+--   controller filled it (--wait watch, the default: c:wait, a list, then a
+--   watch if not yet filled; --wait poll: GET every 5 ms, a diagnostic),
 --   then one GET as the service account (a new client with its token).
 --
 --   kubelua tests/bench/batch.lua --count N --prefix P --concurrency C \
@@ -20,14 +21,14 @@ local k8s = require "kubelua"
 local http = require "kubelua.http"
 
 local USAGE = "usage: kubelua tests/bench/batch.lua --count N --prefix P --concurrency C "
-  .. "--ca-file CA [--role ROLE] [--timeout S]"
+  .. "--ca-file CA [--role ROLE] [--timeout S] [--wait watch|poll]"
 
 local function die(msg)
   io.stderr:write("batch.lua: ", msg, "\n", USAGE, "\n")
   os.exit(2)
 end
 
-local opts = { role = "view", timeout = 30 }
+local opts = { role = "view", timeout = 30, wait = "watch" }
 do
   local i = 1
   while i <= #arg do
@@ -41,6 +42,9 @@ do
       opts[name] = n
     elseif name == "prefix" or name == "ca_file" or name == "role" then
       opts[name] = v
+    elseif name == "wait" then
+      if v ~= "watch" and v ~= "poll" then die(("--wait must be watch or poll, got %q"):format(v)) end
+      opts.wait = v
     else
       die("unknown option " .. k)
     end
@@ -102,9 +106,22 @@ local function provision(i)
       annotations = { ["kubernetes.io/service-account.name"] = SA } } }
   if not ok then return nil, err end
   local secret
-  secret, err = c:wait("v1", "Secret", SECRET, { namespace = ns, timeout = opts.timeout,
-    until_ = token_filled })
-  if not secret then return nil, err end
+  if opts.wait == "watch" then
+    secret, err = c:wait("v1", "Secret", SECRET, { namespace = ns, timeout = opts.timeout,
+      until_ = token_filled })
+    if not secret then return nil, err end
+  else
+    -- poll: GET every 5 ms (at most timeout / 5 ms tries), as the Python peer does
+    for _ = 1, math.max(1, opts.timeout * 200) do
+      secret, err = c:get("v1", "Secret", SECRET, { namespace = ns })
+      if not secret then return nil, err end
+      if token_filled(secret) then break end
+      k8s.sleep(0.005)
+    end
+    if not token_filled(secret) then
+      return nil, ("secret %s/%s not filled within %ds"):format(ns, SECRET, opts.timeout)
+    end
+  end
   local token
   token, err = k8s.base64.decode(secret.data.token)
   if not token then return nil, err end
