@@ -26,7 +26,7 @@
  *         "COULDNT_CONNECT", message = "<plain words>: <curl's words>",
  *         url (without user:password), method }
  *   http.multi{ max_host_connections = 32, max_total_connections = 0 }
- *   http.default_multi(); m:add(req); m:wait([ms]) -> { req... };
+ *   http.default_multi([same options]); m:add(req); m:wait([ms]) -> list;
  *   m:pending(); m:close()
  *   http.now() (monotonic seconds), http.sleep(s), http.curl_version(),
  *   http.Error (the error class, registry["kubelua.Error"]) */
@@ -54,8 +54,8 @@
 #define DEFAULT_MAX_HOST_CONNECTIONS 32
 #define MAX_H1_ORIGINS 16 /* origins remembered as HTTP/1 only */
 #define MAX_ORIGIN 256
-#define POLL_SLICE_MS 200        /* longest sleep between interrupt checks */
-#define PRESIZE_LIMIT (64 << 20) /* trust Content-Length up to this size */
+#define POLL_SLICE_MS 200         /* longest sleep between interrupt checks */
+#define PRESIZE_LIMIT (64 << 20)  /* trust Content-Length up to this size */
 #define STREAM_PAUSE_AT (8 << 20) /* stream: unread bytes that pause it */
 
 /* uservalue slots of a Request */
@@ -1271,16 +1271,16 @@ static void multi_release(lua_State *L, struct kl_multi *m)
   m->share = NULL;
 }
 
-/* [-0, +1] A new Multi; opts may set max_host_connections and
- * max_total_connections. */
-static void multi_new(lua_State *L, int opts, struct kl_share *share)
+/* [-0, +0] Apply the options table at index opts (0: none) to m; with
+ * defaults = 1, unset options get their defaults. */
+static void
+multi_options(lua_State *L, struct kl_multi *m, int opts, int defaults)
 {
-  struct kl_multi *m = lua_newuserdatauv(L, sizeof(*m), 0);
   long max_host = DEFAULT_MAX_HOST_CONNECTIONS;
   long max_total = 0;
+  int set_host = defaults;
+  int set_total = defaults;
 
-  memset(m, 0, sizeof(*m));
-  luaL_setmetatable(L, MULTI_MT);
   if(opts) {
     lua_pushnil(L);
     while(lua_next(L, opts)) {
@@ -1288,12 +1288,15 @@ static void multi_new(lua_State *L, int opts, struct kl_share *share)
           lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
       long *dst = NULL;
 
-      if(strcmp(k, "max_host_connections") == 0)
+      if(strcmp(k, "max_host_connections") == 0) {
         dst = &max_host;
-      else if(strcmp(k, "max_total_connections") == 0)
+        set_host = 1;
+      } else if(strcmp(k, "max_total_connections") == 0) {
         dst = &max_total;
-      else
+        set_total = 1;
+      } else {
         luaL_error(L, "http.multi: unknown option '%s'", k);
+      }
       if(!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0 ||
          lua_tointeger(L, -1) > 100000)
         luaL_error(L,
@@ -1304,6 +1307,20 @@ static void multi_new(lua_State *L, int opts, struct kl_share *share)
       lua_pop(L, 1);
     }
   }
+  if(set_host)
+    curl_multi_setopt(m->handle, CURLMOPT_MAX_HOST_CONNECTIONS, max_host);
+  if(set_total)
+    curl_multi_setopt(m->handle, CURLMOPT_MAX_TOTAL_CONNECTIONS, max_total);
+}
+
+/* [-0, +1] A new Multi; opts may set max_host_connections (default 32)
+ * and max_total_connections (default 0: no limit). */
+static void multi_new(lua_State *L, int opts, struct kl_share *share)
+{
+  struct kl_multi *m = lua_newuserdatauv(L, sizeof(*m), 0);
+
+  memset(m, 0, sizeof(*m));
+  luaL_setmetatable(L, MULTI_MT);
   if(!share) {
     luaL_error(L, "kubelua.http is shut down");
     return;
@@ -1315,9 +1332,8 @@ static void multi_new(lua_State *L, int opts, struct kl_share *share)
     luaL_error(L, "curl_multi_init failed");
     return;
   }
-  curl_multi_setopt(m->handle, CURLMOPT_MAX_HOST_CONNECTIONS, max_host);
-  curl_multi_setopt(m->handle, CURLMOPT_MAX_TOTAL_CONNECTIONS, max_total);
   curl_multi_setopt(m->handle, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+  multi_options(L, m, opts, 1);
 }
 
 /* [-0, +1] http.multi([opts]) */
@@ -1343,11 +1359,18 @@ static struct kl_multi *default_multi(lua_State *L, struct kl_share *share)
   return check_multi(L, -1);
 }
 
+/* [-0, +1] http.default_multi([opts]): the shared multi; opts change its
+ * connection limits from now on. */
 static int l_default_multi(lua_State *L)
 {
   struct kl_share **sp = luaL_checkudata(L, lua_upvalueindex(1), SHARE_MT);
+  struct kl_multi *m;
 
-  default_multi(L, *sp);
+  if(!lua_isnoneornil(L, 1))
+    luaL_checktype(L, 1, LUA_TTABLE);
+  m = default_multi(L, *sp);
+  if(lua_istable(L, 1))
+    multi_options(L, m, 1, 0);
   return 1;
 }
 

@@ -605,6 +605,29 @@ for i, row in ipairs(bad_options) do
   end)
 end
 
+t.test("the default multi takes options too (fresh process)", function()
+  local code = ([[
+    local http = require "kubelua.http"
+    -- one request first: the origin is known to be HTTP/1, so the next ones
+    -- do not wait for a multiplexed connection (PIPEWAIT)
+    assert(http.request{ url = %q, ca_data = %q }:perform())
+    local m = http.default_multi%s
+    assert(m == http.default_multi())
+    local reqs, ids = {}, {}
+    for i = 1, 3 do
+      reqs[i] = http.request{ url = %q, ca_data = %q }
+      m:add(reqs[i])
+    end
+    local n = 0
+    while n < 3 do n = n + #m:wait(5000) end
+    for i = 1, 3 do ids[i] = require("cjson").decode(reqs[i]:response().body).conn end
+    io.write(ids[1] == ids[2] and ids[2] == ids[3] and "one connection" or "several")
+  ]]):format(echo.https .. "/echo", echo.ca, "%s", echo.https .. "/slow?ms=100", echo.ca)
+  t.eq(child("", code:format("{ max_host_connections = 1 }")), "one connection")
+  t.eq(child("", code:format("()")), "several")
+  t.raises("http.multi: unknown option 'x'", http.default_multi, { x = 1 })
+end)
+
 t.test("bad multi options raise", function()
   t.raises("http.multi: unknown option 'max'", http.multi, { max = 1 })
   t.raises("http.multi: option 'max_host_connections' must be an integer from 0 to 100000",
