@@ -22,6 +22,19 @@ for s in tutorial kubeconfig token batch teardown diagnose audit; do
   expect_err "error: invalid argument \"42\" for \"-v\" flag: must be at most 10 (see 'kubelua $SCRIPTS/$s.lua --help')" "$s -v=42: one line"
 done
 
+# the tutorial's manifests are its heredocs byte for byte (trailing spaces,
+# the ClusterRole's namespace and duplicate pods included); the sums were
+# taken from the tutorial's text (the heredoc bodies; sa-token.yaml as the
+# file it says to create)
+while read -r sum file; do
+  check "manifest $file is the tutorial's, verbatim" $([ "$(sha256sum <"$SCRIPTS/manifests/$file" | cut -d' ' -f1)" = "$sum" ]; echo $?)
+done <<'SUMS'
+056d175ddbd627df43e120fe009e99d3ffdb9c9373244e762938ca824cf4ecc5 serviceaccount.yaml
+7172a9de062bbfdd88f4dcb1f9ad84a9196bd934466629fdc02e043aa45877ef clusterrole.yaml
+4687fc56500ee6c428aeb893c82d57b3dfa078ef20e7127efe8c16c3a61a99f1 clusterrolebinding.yaml
+97141a62da83364477006f3bdedec010f208c8318138199aa5c35b882ab1c36a sa-token.yaml
+SUMS
+
 # cli.main: expected failures are one line, bugs get a traceback
 cat >"$tmp/main.lua" <<'L'
 local cli = require "kubelua.cli"
