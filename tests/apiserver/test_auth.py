@@ -33,7 +33,7 @@ class AuthTest(unittest.TestCase):
 
     def test_admin_token_and_cert(self):
         self.assertEqual(self.s.get("/api/v1/namespaces").status, 200)
-        r = self.s.post("/apis/authentication.k8s.io/v1/selfsubjectreviews", {}, token=None, ctx=self.s.cert_context("x"))
+        r = self.s.post("/apis/authentication.k8s.io/v1/selfsubjectreviews", {}, token=None, ctx=self.s.cert_context())
         self.assertEqual(r.json["status"]["userInfo"], {"username": "kubernetes-admin", "groups": ["system:masters", "system:authenticated"]})
         r = self.s.post("/apis/authentication.k8s.io/v1/selfsubjectreviews", {})
         self.assertEqual(r.json["status"]["userInfo"]["username"], "kubesim-admin")

@@ -1,7 +1,6 @@
 """kubesim: watch streams (initial events, resume, 410 Gone, bookmarks, selectors, timeouts)."""
 import http.client
 import json
-import threading
 import time
 import unittest
 

@@ -8,3 +8,14 @@ foreach(f ${kubesim_unit_tests})
            WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}/tests/apiserver)
   set_tests_properties(kubesim.${short} PROPERTIES TIMEOUT 180)
 endforeach()
+
+# pyflakes over kubesim's own modules and tests, when python3-pyflakes is installed
+execute_process(COMMAND /usr/bin/python3 -c "import pyflakes"
+                RESULT_VARIABLE kubesim_no_pyflakes OUTPUT_QUIET ERROR_QUIET)
+if(kubesim_no_pyflakes EQUAL 0)
+  file(GLOB kubesim_py ${PROJECT_SOURCE_DIR}/tests/apiserver/kubesim_lib/*.py
+                       ${PROJECT_SOURCE_DIR}/tests/apiserver/test_*.py
+                       ${PROJECT_SOURCE_DIR}/tests/e2e/*_test.py)
+  add_test(NAME kubesim.pyflakes COMMAND /usr/bin/python3 -m pyflakes ${kubesim_py})
+  set_tests_properties(kubesim.pyflakes PROPERTIES TIMEOUT 60)
+endif()

@@ -3,6 +3,7 @@
 Order follows kube-apiserver's union authenticator: a verified client certificate wins;
 otherwise a bearer token must validate or the request gets 401 (never anonymous).
 """
+import base64
 import time
 import urllib.parse
 
@@ -104,7 +105,6 @@ class Authenticator:
         secret = self.store.get(_SECRET, ns, c["kubernetes.io/serviceaccount/secret.name"])
         if secret is None or secret["metadata"].get("deletionTimestamp"):
             raise TokenInvalid("Token has been invalidated")
-        import base64
         stored = (secret.get("data") or {}).get("token", "")
         try:
             stored = base64.b64decode(stored).decode()

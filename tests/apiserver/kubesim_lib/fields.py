@@ -4,7 +4,6 @@ Simplification, documented in the README: field paths go down through maps only;
 list is owned as a whole (atomic), which is what RBAC rules/subjects really are.
 """
 import copy
-import json
 
 from . import errors
 
@@ -207,6 +206,3 @@ def _conflict_error(res, name, conflicts):
     err.message = "Apply failed with %d conflict%s: %s" % (n, "" if n == 1 else "s", text)
     return err
 
-
-def fields_json(obj):
-    return json.dumps(obj, sort_keys=True)

@@ -3,6 +3,8 @@
 Pipeline order follows kube-apiserver: faults (our own), authentication (401),
 impersonation (403), authorization (403), then the handler (400/404/409/422...).
 """
+import base64
+import copy
 import email.utils
 import json
 import socket
@@ -16,8 +18,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from . import errors as E
 from . import authn as A
 from .api import Query, dry_run
-from .resources import lookup as lookup_resource, BY_PLURAL
+from .resources import lookup as lookup_resource
 from .selectors import Selector, name_from_fields
+from . import patch as P
 from . import tables
 
 try:  # written concurrently by another engineer; only the protobuf-speaking kubectl commands need it
@@ -107,7 +110,7 @@ class App:
             try:
                 text = req.body.decode("utf-8")
             except UnicodeDecodeError:
-                return {"base64": __import__("base64").b64encode(req.body).decode()}
+                return {"base64": base64.b64encode(req.body).decode()}
             try:
                 body = json.loads(text)
             except ValueError:
@@ -382,7 +385,6 @@ class App:
                 return Response(200, api.update_status(res, ns, name, self.decode_body(req) or {}, q))
             if verb == "patch":
                 # patch a copy of the object, then keep only its status
-                from . import patch as P
                 old = api.get(res, ns, name)
                 try:
                     patch = json.loads(req.body or b"{}")
@@ -399,7 +401,6 @@ class App:
         if res.plural == "namespaces" and sub == "finalize" and verb == "update":
             body = self.decode_body(req) or {}
             old = api.get(res, "", name)
-            import copy
             new = copy.deepcopy(old)
             new.setdefault("spec", {})["finalizers"] = list(((body.get("spec") or {}).get("finalizers")) or [])
             if dry_run(q):
@@ -413,7 +414,6 @@ class App:
                 if not isinstance(replicas, int) or replicas < 0:
                     raise E.invalid("Scale", "autoscaling", name, [E.invalid_value("spec.replicas", replicas,
                                                                                     "must be greater than or equal to 0")])
-                import copy
                 new = copy.deepcopy(obj)
                 new["spec"]["replicas"] = replicas
                 new["metadata"]["generation"] = obj["metadata"].get("generation", 1) + 1

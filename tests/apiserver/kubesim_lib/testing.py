@@ -54,8 +54,8 @@ class Sim:
         self.ctx = ssl.create_default_context(cafile=os.path.join(self.dir, "ca.crt"))
         self._conns = {}
 
-    def cert_context(self, cn, orgs=()):
-        """An SSL context presenting a client certificate signed by a throw-away CA? No: use the admin one."""
+    def cert_context(self):
+        """An SSL context presenting the kubeconfig's admin client certificate."""
         ctx = ssl.create_default_context(cafile=os.path.join(self.dir, "ca.crt"))
         import yaml
         with open(os.path.join(self.dir, "kubeconfig")) as f:
