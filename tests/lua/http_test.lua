@@ -198,7 +198,7 @@ local failures = {
       .. "matches target host name 'wrong%.test'$" },
   { "timeout", { url = echo.https .. "/slow?ms=3000", ca_data = echo.ca, timeout = 0.3 },
     "OPERATION_TIMEDOUT", 28,
-    "^timed out: Operation timed out after 3%d%d milliseconds with 0 bytes received$" },
+    "^timed out: Operation timed out after %d+ milliseconds with 0 bytes received$" },
   { "unresolvable host", { url = "https://nonexistent.invalid/" },
     "COULDNT_RESOLVE_HOST", 6,
     "^could not resolve host: Could not resolve host: nonexistent%.invalid$" },
@@ -398,7 +398,7 @@ t.test("a multi runs requests concurrently, bounded by max_host_connections", fu
     local m = http.multi{ max_host_connections = limit }
     local reqs = {}
     for i = 1, 4 do
-      reqs[i] = http.request{ url = echo.https .. "/slow?ms=300", ca_data = echo.ca }
+      reqs[i] = http.request{ url = echo.https .. "/slow?ms=500", ca_data = echo.ca }
       m:add(reqs[i])
     end
     local t0, done = http.now(), 0
@@ -409,8 +409,8 @@ t.test("a multi runs requests concurrently, bounded by max_host_connections", fu
   end
   local fast, c4 = run(4)
   local slow, c1 = run(1)
-  t.ok(fast < 0.9, "4 in parallel took " .. fast)
-  t.ok(slow >= 1.15, "4 over one connection took " .. slow)
+  t.ok(fast < 1.5, "4 x 500 ms in parallel took " .. fast)
+  t.ok(slow >= 1.95, "4 x 500 ms over one connection took " .. slow)
   local n = 0
   for _ in pairs(c4) do n = n + 1 end
   t.eq(n, 4, "4 connections")
