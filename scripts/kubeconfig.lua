@@ -82,8 +82,8 @@ local function long_lived(c, ns, sa)
     if not line then cli.raise(err) end
     io.stderr:write(line, "\n")
   end
-  return cli.check(setup.wait_token(c, { namespace = ns, secret = secret_name }, opts.timeout),
-    ("waiting for the token in secret %s/%s"):format(ns, secret_name))
+  return cli.try(("waiting for the token in secret %s/%s"):format(ns, secret_name),
+    setup.wait_token(c, { namespace = ns, secret = secret_name }, opts.timeout))
 end
 
 local function main()

@@ -179,8 +179,8 @@ local function main()
     return 0
   end
 
-  local creds = cli.check(setup.wait_token(c, names, opts.timeout),
-    ("waiting for the token in secret %s/%s"):format(names.namespace, names.secret))
+  local creds = cli.try(("waiting for the token in secret %s/%s"):format(names.namespace,
+    names.secret), setup.wait_token(c, names, opts.timeout))
   say("secret/%s: token decoded: %s", names.secret, describe_token(creds.token))
   if opts["token-file"] then
     cli.check(cli.write_private(opts["token-file"], creds.token))

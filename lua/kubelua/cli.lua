@@ -439,13 +439,19 @@ function M.raise(msg)
   error(setmetatable({ message = M.message(msg) }, Expected), 0)
 end
 
---- Returns v when it is truthy; otherwise raises err (an error object or
---- message), prefixed with `what` when given: `cli.check(c:get(...), "reading the Secret")`.
-function M.check(v, err, what)
+--- Returns v (and err) when v is truthy; otherwise raises err (an error
+--- object or a message): `local c = cli.check(k8s.connect(o))`.
+function M.check(v, err)
   if v ~= nil and v ~= false then return v, err end
-  local msg = err == nil and "failed" or M.message(err)
-  if what then msg = what .. ": " .. msg end
-  M.raise(msg)
+  M.raise(err == nil and "failed" or M.message(err))
+end
+
+--- cli.check with a prefix saying what was being done; `what` comes first
+--- so that a call's results expand in full:
+--- `cli.try("reading the Secret", c:get(...))` raises "reading the Secret: <err>".
+function M.try(what, v, err)
+  if v ~= nil and v ~= false then return v, err end
+  M.raise(what .. ": " .. (err == nil and "failed" or M.message(err)))
 end
 
 local function is_error_object(e)

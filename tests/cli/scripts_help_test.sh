@@ -47,7 +47,9 @@ cli.main(function()
     error(errors.from_response({ method = "GET" }, { status = 404, headers = {} },
       { kind = "Status", reason = "NotFound", message = 'secrets "x" not found' }))
   end
-  if what == "check" then cli.check(nil, 'secrets "x" not found', "reading the Secret") end
+  if what == "check" then
+    cli.try("reading the Secret", nil, errors.config('secrets "x" not found'))
+  end
   if what == "fail" then cli.fail("plain failure") end
   if what == "bug" then local t = nil; return t.field end
   if what == "code" then return 3 end
@@ -68,13 +70,13 @@ expect_err "error: kubeconfig x: not set" "error object: one line, no doubled pr
 run "$KUBELUA" "$tmp/main.lua" api
 expect_err 'error: Error from server (NotFound): secrets "x" not found' "API error: kubectl's words"
 run "$KUBELUA" "$tmp/main.lua" check
-expect_err 'error: reading the Secret: secrets "x" not found' "cli.check: prefixed one line"
+expect_err 'error: reading the Secret: secrets "x" not found' "cli.try: prefixed one line"
 run "$KUBELUA" "$tmp/main.lua" fail
 expect_rc 1 "cli.fail: exit 1"
 expect_err "error: plain failure" "cli.fail: one line"
 run "$KUBELUA" "$tmp/main.lua" bug
 expect_rc 1 "a bug: exit 1"
-check "a bug: message and traceback" $([[ "$err" == "error: $tmp/main.lua:13: attempt to index a nil value"* ]] && [[ "$err" == *"stack traceback:"* ]]; echo $?) "$err"
+check "a bug: message and traceback" $([[ "$err" == "error: $tmp/main.lua:"*": attempt to index a nil value"* ]] && [[ "$err" == *"stack traceback:"* ]]; echo $?) "$err"
 
 # the TTY check follows the real descriptor, and KUBELUA_TTY overrides it
 cat >"$tmp/tty.lua" <<'L'
