@@ -212,6 +212,20 @@ class CrudTest(unittest.TestCase):
         r = self.s.delete("/api/v1/namespaces/kube-system")
         self.assertEqual(r.json["message"], 'namespaces "kube-system" is forbidden: this namespace may not be deleted')
 
+    def test_field_validation(self):
+        body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "fv", "labelz": {}}, "datta": {}}
+        r = self.s.post(CM % "crud" + "?fieldValidation=Strict", body)
+        self.assertEqual((r.status, r.json["reason"]), (400, "BadRequest"))
+        self.assertEqual(r.json["message"], 'ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding '
+                         'error: unknown field "metadata.labelz", unknown field "datta"')
+        r = self.s.post(CM % "crud", body)  # no parameter: Warn
+        self.assertEqual(r.status, 201)
+        self.assertEqual(r.headers["Warning"], '299 - "unknown field \\"metadata.labelz\\"", 299 - "unknown field \\"datta\\""')
+        r = self.s.post(CM % "crud" + "?fieldValidation=Ignore", dict(body, metadata={"name": "fv2"}))
+        self.assertEqual((r.status, r.headers["Warning"]), (201, None))
+        r = self.s.post(CM % "crud" + "?fieldValidation=Sloppy", body)
+        self.assertEqual(r.status, 400)
+
     def test_finalizers(self):
         self.s.ns("fin")
         self.s.post(CM % "fin", {"metadata": {"name": "held", "finalizers": ["example.com/x"]}})

@@ -114,6 +114,11 @@ expect_eq "default namespace is immortal" 'Error from server (Forbidden): namesp
 out=$(tk auth can-i list pods --as=alice --token="$tok" 2>&1 | tail -1)
 expect_eq "impersonation needs the impersonate verb" 'Error from server (Forbidden): users "alice" is forbidden: User "system:serviceaccount:team-a:bot" cannot impersonate resource "users" in API group "" at the cluster scope' "$out"
 
+# default apply validation is server-side Strict: an unknown field is the real 400
+out=$(printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: typo, namespace: team-a}\ndatta: {a: "1"}\n' | kubectl apply -f - 2>&1); rc=$?
+expect_eq "apply with an unknown field" 'Error from server (BadRequest): error when creating "STDIN": ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding error: unknown field "datta"' "$out"
+expect_eq "apply with an unknown field exits 1" "1" "$rc"
+
 # deployments: nothing runs, but the status reports the rollout so waits terminate
 kubectl create deployment web --image=nginx:1.27 --replicas=2 -n team-a >/dev/null
 out=$(timeout 20 kubectl rollout status deployment/web -n team-a --timeout=15s 2>&1 | tail -1)

@@ -85,6 +85,25 @@ def delete_or_mark(store, res, obj, dry=False):
     return store.delete(res, md.get("namespace", ""), md["name"], expect_uid=md["uid"]), True
 
 
+def field_validation(res, body, query):
+    """Server-side field validation of a create/update/apply body. Returns Warning texts;
+    raises 400 for Strict. Requests without the parameter get Warn, as since 1.27."""
+    mode = query.get("fieldValidation") or "Warn"
+    if mode not in ("Strict", "Warn", "Ignore"):
+        raise E.bad_request('fieldValidation parameter unsupported: %s. Accepted values are "Ignore", "Warn", "Strict"' % mode)
+    if mode == "Ignore":
+        return []
+    unknown = kinds.unknown_fields(res, body)
+    if not unknown:
+        return []
+    msgs = ['unknown field "%s"' % f for f in unknown]
+    if mode == "Strict":
+        v = (body.get("apiVersion") or res.api_version).split("/")[-1]
+        raise E.bad_request('%s in version "%s" cannot be handled as a %s: strict decoding error: %s'
+                            % (res.kind, v, res.kind, ", ".join(msgs)))
+    return msgs
+
+
 def _strip_meta(md):
     for k in ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
               "generation", "selfLink"):
@@ -150,9 +169,11 @@ class API:
         return obj
 
     # ---- create ----
-    def create(self, res, ns, body, query, user, user_agent):
+    def create(self, res, ns, body, query, user, user_agent, warnings=None):
         dry = dry_run(query)
         obj = self._typed(res, body)
+        if warnings is not None:
+            warnings += field_validation(res, body, query)
         md = obj["metadata"]
         self._fix_namespace(res, obj, ns)
         if md.get("resourceVersion"):
@@ -274,9 +295,11 @@ class API:
             return normalize(obj)
         return self.store.update(res, obj, expect_rv=omd["resourceVersion"])
 
-    def update(self, res, ns, name, body, query, user, user_agent):
+    def update(self, res, ns, name, body, query, user, user_agent, warnings=None):
         dry = dry_run(query)
         obj = self._typed(res, body)
+        if warnings is not None:
+            warnings += field_validation(res, body, query)
         md = obj["metadata"]
         if md.get("name") and md["name"] != name:
             raise E.bad_request("the name of the object (%s) does not match the name on the URL (%s)" % (md["name"], name))
@@ -302,7 +325,7 @@ class API:
         return self.store.update(res, obj, expect_rv=old["metadata"]["resourceVersion"])
 
     # ---- patch ----
-    def patch(self, res, ns, name, ctype, raw, query, user, user_agent):
+    def patch(self, res, ns, name, ctype, raw, query, user, user_agent, warnings=None):
         dry = dry_run(query)
         ctype = (ctype or "").split(";")[0].strip().lower()
         apply = ctype == "application/apply-patch+yaml"
@@ -324,6 +347,8 @@ class API:
         except (UnicodeDecodeError, ValueError, yaml.YAMLError) as e:
             raise E.bad_request("error decoding patch: %s" % str(e).splitlines()[0] if str(e) else "invalid patch")
         force = force in ("true", "1", "True")
+        if apply and warnings is not None:
+            warnings += field_validation(res, body, query)
         for attempt in range(5):
             try:
                 return self._patch_once(res, ns, name, ctype, body, query, user, user_agent, dry, apply, force)

@@ -212,3 +212,58 @@ def validate(res, obj, old=None):
             if not isinstance(p, dict) or not isinstance(p.get("port"), int):
                 errs.append(E.required("spec.ports[%d].port" % i))
     return errs
+
+
+# ---- server-side field validation (fieldValidation=Strict|Warn|Ignore) ----
+# A shallow schema: top-level fields per kind, ObjectMeta, and the RBAC/Secret structures the
+# project's workflows write. Deeper structures (pod specs...) are not checked.
+_META_FIELDS = {"name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
+                "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels", "annotations",
+                "ownerReferences", "finalizers", "managedFields"}
+_RULE = {"apiGroups", "resources", "verbs", "resourceNames", "nonResourceURLs"}
+_SCHEMA = {
+    "ConfigMap": {"data": None, "binaryData": None, "immutable": None},
+    "Secret": {"data": None, "stringData": None, "type": None, "immutable": None},
+    "ServiceAccount": {"secrets": None, "imagePullSecrets": None, "automountServiceAccountToken": None},
+    "Namespace": {"spec": {"finalizers"}, "status": None},
+    "Endpoints": {"subsets": None},
+    "Service": {"spec": {"ports", "selector", "clusterIP", "clusterIPs", "type", "externalIPs", "sessionAffinity",
+                         "loadBalancerIP", "loadBalancerSourceRanges", "externalName", "externalTrafficPolicy",
+                         "healthCheckNodePort", "publishNotReadyAddresses", "sessionAffinityConfig", "ipFamilies",
+                         "ipFamilyPolicy", "allocateLoadBalancerNodePorts", "loadBalancerClass",
+                         "internalTrafficPolicy", "trafficDistribution"}, "status": None},
+    "Pod": {"spec": None, "status": None},
+    "Deployment": {"spec": {"replicas", "selector", "template", "strategy", "minReadySeconds",
+                            "revisionHistoryLimit", "paused", "progressDeadlineSeconds"}, "status": None},
+    "ClusterRole": {"rules": _RULE, "aggregationRule": {"clusterRoleSelectors"}},
+    "Role": {"rules": _RULE},
+    "ClusterRoleBinding": {"subjects": {"kind", "apiGroup", "name", "namespace"}, "roleRef": {"apiGroup", "kind", "name"}},
+    "RoleBinding": {"subjects": {"kind", "apiGroup", "name", "namespace"}, "roleRef": {"apiGroup", "kind", "name"}},
+}
+
+
+def unknown_fields(res, obj):
+    """Paths of fields the kind does not have, as the strict decoder names them."""
+    schema = _SCHEMA.get(res.kind)
+    if schema is None or not isinstance(obj, dict):
+        return []
+    out = []
+    for k, v in obj.items():
+        if k in ("apiVersion", "kind"):
+            continue
+        if k == "metadata":
+            if isinstance(v, dict):
+                out += ["metadata." + mk for mk in v if mk not in _META_FIELDS]
+            continue
+        if k not in schema:
+            out.append(k)
+            continue
+        sub = schema[k]
+        if sub is None:
+            continue
+        items = v if isinstance(v, list) else [v]
+        for i, item in enumerate(items):
+            if isinstance(item, dict):
+                prefix = "%s[%d]" % (k, i) if isinstance(v, list) else k
+                out += ["%s.%s" % (prefix, sk) for sk in item if sk not in sub]
+    return out

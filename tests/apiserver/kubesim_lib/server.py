@@ -42,6 +42,13 @@ NS_SUBRESOURCES = ("status", "finalize")
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 
+def _warning_headers(warnings):
+    """Warning: 299 - "text" headers (http.client-style dict: one header, comma-joined, is what Go accepts too)."""
+    if not warnings:
+        return None
+    return {"Warning": ", ".join('299 - "%s"' % w.replace('"', '\\"') for w in warnings)}
+
+
 def _enc(obj):
     return json.dumps(obj, separators=(",", ":")).encode()
 
@@ -346,20 +353,23 @@ class App:
             return Response(200, out)
         if verb == "watch":
             return self.watch(req, res, ns)
+        warnings = []
         if verb == "create":
             if name:
                 raise E.APIError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource",
                                  {"name": name, "group": res.group, "kind": res.plural} if res.group else
                                  {"name": name, "kind": res.plural})
             body = self.decode_body(req)
-            return Response(201, api.create(res, ns, body, q, req.user, ua))
+            out = api.create(res, ns, body, q, req.user, ua, warnings)
+            return Response(201, out, headers=_warning_headers(warnings))
         if verb == "update":
-            return Response(200, api.update(res, ns, name, self.decode_body(req), q, req.user, ua))
+            out = api.update(res, ns, name, self.decode_body(req), q, req.user, ua, warnings)
+            return Response(200, out, headers=_warning_headers(warnings))
         if verb == "patch":
             req.parsed_body = None
             before = self.store.get(res, ns, name)
-            out = api.patch(res, ns, name, req.headers.get("Content-Type"), req.body or b"", q, req.user, ua)
-            return Response(201 if before is None else 200, out)
+            out = api.patch(res, ns, name, req.headers.get("Content-Type"), req.body or b"", q, req.user, ua, warnings)
+            return Response(201 if before is None else 200, out, headers=_warning_headers(warnings))
         if verb == "delete":
             opts = self.decode_body(req) if req.body else None
             out = api.delete(res, ns, name, opts, q)
