@@ -1,12 +1,27 @@
-"""Glue between the request pipeline and rbac.py (written to its contract)."""
+"""Glue between the request pipeline and rbac.py (written to its contract).
+
+Decisions are cached per (user, attributes) and the cache is dropped on every write of an
+RBAC object, so a hot loop of identical requests does not re-walk every binding.
+"""
 from . import errors as E
 from . import rbac
 from .resources import BY_KIND
+
+RBAC_GROUP = "rbac.authorization.k8s.io"
+_MAX_CACHE = 50000
 
 
 class Authorizer:
     def __init__(self, store):
         self.store = store
+        self._cache = {}
+        self._gen = 0
+        store.listeners.append(self._on_event)
+
+    def _on_event(self, ev):
+        if ev.resource.group == RBAC_GROUP:
+            self._gen += 1
+            self._cache = {}
 
     def lookup(self, kind, namespace=None):
         res = BY_KIND[kind]
@@ -14,11 +29,23 @@ class Authorizer:
         return items
 
     def allowed(self, user, attrs):
-        return rbac.authorize(user, attrs, self.lookup)
+        key = (user["username"], tuple(user.get("groups") or ()), attrs.get("verb"), attrs.get("api_group"),
+               attrs.get("resource"), attrs.get("subresource"), attrs.get("name"), attrs.get("namespace"),
+               attrs.get("path"))
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        gen = self._gen
+        hit = rbac.authorize(user, attrs, self.lookup)
+        if gen == self._gen:  # no RBAC write happened while we evaluated
+            if len(self._cache) >= _MAX_CACHE:
+                self._cache = {}
+            self._cache[key] = hit
+        return hit
 
     def require(self, user, attrs):
         """Raise the real 403 unless user may do attrs."""
-        ok, reason = rbac.authorize(user, attrs, self.lookup)
+        ok, reason = self.allowed(user, attrs)
         if not ok:
             raise self.forbidden(user, attrs, reason)
 
