@@ -211,6 +211,18 @@ class AuthTest(unittest.TestCase):
                         "rules": [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get"]}]}, token=self.legacy)
         self.assertEqual(r.status, 201, r)
 
+    def test_rbac_changes_take_effect_at_once(self):
+        tok = self.s.sa_token_secret("auth", "flip", "flip-token")
+        path = "/api/v1/namespaces/auth/configmaps"
+        self.assertEqual(self.s.get(path, token=tok).status, 403)
+        self.s.post("/apis/rbac.authorization.k8s.io/v1/namespaces/auth/rolebindings", {"metadata": {"name": "flip"},
+                    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+                    "subjects": [{"kind": "ServiceAccount", "name": "flip"}]})
+        self.assertEqual(self.s.get(path, token=tok).status, 200)
+        self.assertEqual(self.s.get("/api/v1/namespaces/default/configmaps", token=tok).status, 403)
+        self.s.delete("/apis/rbac.authorization.k8s.io/v1/namespaces/auth/rolebindings/flip")
+        self.assertEqual(self.s.get(path, token=tok).status, 403)
+
     def test_faults_endpoint_is_admin_only(self):
         r = self.s.post("/kubesim/faults", {"spec": "seed=1"}, token=self.legacy)
         self.assertEqual(r.status, 403)
