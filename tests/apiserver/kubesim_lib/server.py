@@ -1,7 +1,8 @@
 """HTTP(S) front end: connection handling, request pipeline, routing, watch streaming.
 
-Pipeline order follows kube-apiserver: faults (our own), authentication (401),
-impersonation (403), authorization (403), then the handler (400/404/409/422...).
+Pipeline order follows kube-apiserver: authentication (401), impersonation (403), injected
+faults where APF would throttle (429/5xx/drops/latency), authorization (403), then the
+handler (400/404/409/422...).
 """
 import base64
 import copy
@@ -144,6 +145,11 @@ class App:
         if path == "/version" or path == "/version/":
             req.user = req.real_user = self.authn.authenticate(req.headers.get("Authorization"), cert_user)
             return Response(200, VERSION_B)
+        user = self.authn.authenticate(req.headers.get("Authorization"), cert_user)
+        req.user = req.real_user = user
+        imp = A.impersonation_requests(req.headers)
+        if imp is not None:
+            req.user = A.impersonate(user, imp, self.authz.require, req.path + ("?" + req.raw_query if req.raw_query else ""))
         if self.faults.active and not path.startswith("/kubesim/"):
             latency, kind = self.faults.draw()
             if latency:
@@ -156,11 +162,6 @@ class App:
                     raise E.internal("injected fault (kubesim)")
                 if kind == "503":
                     raise E.service_unavailable("the server is currently unable to handle the request")
-        user = self.authn.authenticate(req.headers.get("Authorization"), cert_user)
-        req.user = req.real_user = user
-        imp = A.impersonation_requests(req.headers)
-        if imp is not None:
-            req.user = A.impersonate(user, imp, self.authz.require, req.path + ("?" + req.raw_query if req.raw_query else ""))
         if path.startswith("/kubesim/"):
             return self.admin(req)
         info = self.request_info(req)
