@@ -159,14 +159,8 @@ end
 
 -- ------------------------------------------------------------ the request
 
-local function write_ca(pem)
-  local path = os.tmpname()
-  cli.check(cli.write_private(path, pem))
-  return path
-end
-
 -- The client that makes the failing request with the token, and how TLS is
--- verified ({ ca_file, cleanup, how }).
+-- verified ({ ca_file, temp, how }; temp is closed when tls is).
 local function token_client(admin, server, token)
   local tls = { how = "TLS verified" }
   if opts["insecure-skip-tls-verify"] then
@@ -180,7 +174,8 @@ local function token_client(admin, server, token)
       tls.ca_file = t.ca_file
       tls.how = "TLS verified with the kubeconfig's CA " .. t.ca_file
     elseif t.ca_data then
-      tls.ca_file, tls.cleanup = write_ca(t.ca_data), true
+      tls.temp = cli.check(cli.temp_file(t.ca_data))
+      tls.ca_file = tls.temp.path
       tls.how = "TLS verified with the kubeconfig's CA"
     elseif t.insecure then
       tls.insecure = true
@@ -196,7 +191,10 @@ local function token_client(admin, server, token)
     retries = { max = 1 }, connect_timeout = 5, timeout = 15,
     verbose = opts.v > 0 and opts.v or nil,
   }
-  if not c then cli.raise(err) end
+  if not c then
+    if tls.temp then tls.temp:remove() end
+    cli.raise(err)
+  end
   return c, tls
 end
 
@@ -488,10 +486,10 @@ local function main()
   local info = offline(token)
   describe_offline(info)
   local c, tls = token_client(admin, server, token)
+  local _ <close> = tls.temp -- the CA file lives as long as the client is used
   say("server", "%s (%s)", server, tls.how)
   local a = attributes(opts.method, opts.path)
   local resp, err = c:request{ method = opts.method:upper(), path = opts.path }
-  if tls.cleanup then os.remove(tls.ca_file) end
   if resp then
     say("request", "%s %s with this token: %d", opts.method:upper(), opts.path, resp.status)
     local who = c:whoami()

@@ -95,28 +95,22 @@ local function validate(c, names, creds)
   local insecure = opts["insecure-skip-tls-verify"]
   -- the Secret's ca.crt, in a file of its own (the CA is public; the
   -- token stays in memory)
-  local ca_file
-  if not insecure then
-    ca_file = os.tmpname()
-    cli.check(cli.write_private(ca_file, creds.ca))
-  end
+  local ca <close> = not insecure and cli.check(cli.temp_file(creds.ca)) or nil
   -- kubeconfig /dev/null: nothing of the caller's kubeconfig (such as a
   -- client certificate) may authenticate this request
   local sa, err = k8s.connect{
     kubeconfig = "/dev/null", server = c.server, token = creds.token,
-    namespace = names.namespace, certificate_authority = ca_file,
+    namespace = names.namespace, certificate_authority = ca and ca.path,
     insecure_skip_tls_verify = insecure or nil,
     verbose = opts.v > 0 and opts.v or nil,
   }
   if not sa then
-    if ca_file then os.remove(ca_file) end
     cli.raise("cannot build a client for the service account: " .. cli.message(err))
   end
   local tls = insecure
     and "TLS NOT verified (--insecure-skip-tls-verify, like the tutorial's curl -k)"
     or "TLS verified with the Secret's ca.crt"
   local resp, rerr = sa:request{ method = "GET", path = "/api/v1/namespaces" }
-  if ca_file then os.remove(ca_file) end
   if not resp then
     say("GET %s/api/v1/namespaces as %s (%s): failed", c.server, names.user, tls)
     local hint = ""

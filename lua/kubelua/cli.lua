@@ -552,6 +552,29 @@ function M.write_private(path, content)
   return true
 end
 
+local TempFile = { __name = "kubelua.cli.TempFile" }
+TempFile.__index = TempFile
+function TempFile:remove()
+  if self.path then os.remove(self.path) end
+  self.path = nil
+end
+TempFile.__close = TempFile.remove
+TempFile.__gc = TempFile.remove
+
+--- A private (0600) temporary file holding content, removed when the
+--- returned object is closed or collected: `local f <close> = cli.temp_file(pem)`;
+--- f.path names it.
+--- @return table|nil file, string|nil err
+function M.temp_file(content)
+  local path = os.tmpname()
+  local ok, err = M.write_private(path, content)
+  if not ok then
+    os.remove(path)
+    return nil, err
+  end
+  return setmetatable({ path = path }, TempFile)
+end
+
 --- Creates directory path (and its parents) with mode 0700 when missing.
 --- @return true|nil ok, string|nil err
 function M.make_private_dir(path)

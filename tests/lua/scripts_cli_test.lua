@@ -222,3 +222,17 @@ t.test("progress prints plain lines when not on a terminal", function()
   p:done()
   t.eq(table.concat(lines), "[1/2] ns-1 ok\n[2/2] ns-2 failed: Error from server (Forbidden): no\n")
 end)
+
+t.test("temp_file is private and goes away when closed", function()
+  local path
+  do
+    local f <close> = assert(cli.temp_file("pem data"))
+    path = f.path
+    t.eq(mode(path), "600")
+    t.eq(cli.read_file(path), "pem data")
+  end
+  t.eq(io.open(path), nil)
+  local f = assert(cli.temp_file("x"))
+  f:remove()
+  f:remove() -- twice is fine
+end)
