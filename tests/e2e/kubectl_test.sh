@@ -1,6 +1,7 @@
 #!/bin/bash
 # Beyond the tutorial: whoami, create token, get -w, api-resources, namespace deletion, lifecycle errors.
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/e2e/lib.sh
 . "$here/lib.sh"
 
 kubectl create namespace team-a >/dev/null

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for the kubectl end-to-end tests (sourced; run under tests/with-kubesim).
 set -u
 fails=0
@@ -10,7 +11,7 @@ expect_match() { if printf '%s' "$3" | grep -Eq -- "$2"; then pass "$1"; else fa
 finish() {
     if [ "$fails" -ne 0 ]; then
         echo "$fails check(s) failed"
-        echo "--- kubesim stderr:"; cat "$KUBESIM_DIR/stderr" 2>/dev/null | tail -30
+        echo "--- kubesim stderr:"; tail -30 "$KUBESIM_DIR/stderr" 2>/dev/null
         exit 1
     fi
     echo "all checks passed"
@@ -18,8 +19,8 @@ finish() {
 }
 # wait_for DESC SECONDS CMD...: poll CMD every 0.1 s until it succeeds (bounded)
 wait_for() {
-    local desc=$1 secs=$2 i; shift 2
-    for i in $(seq 1 $((secs * 10))); do
+    local desc=$1 secs=$2; shift 2
+    for _ in $(seq 1 $((secs * 10))); do
         if "$@" >/dev/null 2>&1; then return 0; fi
         sleep 0.1
     done

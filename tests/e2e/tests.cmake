@@ -16,3 +16,11 @@ foreach(f ${kubesim_e2e_py})
            COMMAND ${BASH} ${PROJECT_SOURCE_DIR}/tests/with-kubesim /usr/bin/python3 ${f})
   set_tests_properties(kubesim.e2e.${short} PROPERTIES TIMEOUT 300)
 endforeach()
+
+find_program(SHELLCHECK shellcheck)
+if(SHELLCHECK)
+  add_test(NAME kubesim.shellcheck
+           COMMAND ${SHELLCHECK} -S warning -x tests/with-kubesim ${kubesim_e2e_sh} tests/e2e/lib.sh
+           WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(kubesim.shellcheck PROPERTIES TIMEOUT 60)
+endif()

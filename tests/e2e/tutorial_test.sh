@@ -1,6 +1,7 @@
 #!/bin/bash
 # The tutorial (../../../shared/tutorial.txt) verbatim with the real kubectl, and what a real cluster prints.
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/e2e/lib.sh
 . "$here/lib.sh"
 
 out=$(kubectl create namespace devops-tools 2>&1)
