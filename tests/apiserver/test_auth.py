@@ -97,6 +97,22 @@ class AuthTest(unittest.TestCase):
         self.s.put("/api/v1/namespaces/auth/secrets/short4-token", sec)
         self.assertEqual(self.s.get("/version", token=tok).status, 401)
 
+    def test_legacy_token_tracking(self):
+        tok = self.s.sa_token_secret("auth", "tracked", "tracked-token")
+        self.assertEqual(self.s.get("/api", token=tok).status, 200)
+        labels = self.s.get("/api/v1/namespaces/auth/secrets/tracked-token").json["metadata"]["labels"]
+        self.assertRegex(labels["kubernetes.io/legacy-token-last-used"], r"^\d{4}-\d\d-\d\d$")
+        self.assertIsNone(self.s.get("/api", token=tok).headers["Warning"])
+        # listed in sa.secrets (as auto-generated ones were): the apiserver warns
+        sa = self.s.get("/api/v1/namespaces/auth/serviceaccounts/tracked").json
+        sa["secrets"] = [{"name": "tracked-token"}]
+        self.s.put("/api/v1/namespaces/auth/serviceaccounts/tracked", sa)
+        self.assertIn("instead of auto-generated secret-based tokens", self.s.get("/api", token=tok).headers["Warning"])
+        sec = self.s.get("/api/v1/namespaces/auth/secrets/tracked-token").json
+        sec["metadata"]["labels"]["kubernetes.io/legacy-token-invalid-since"] = "2026-01-01"
+        self.s.put("/api/v1/namespaces/auth/secrets/tracked-token", sec)
+        self.assertEqual(self.s.get("/api", token=tok).status, 401)
+
     def test_token_controller(self):
         # no secrets for new SAs; a secret for a missing SA is deleted
         self.s.post("/api/v1/namespaces/auth/serviceaccounts", {"metadata": {"name": "plain"}})

@@ -4,14 +4,19 @@ Order follows kube-apiserver's union authenticator: a verified client certificat
 otherwise a bearer token must validate or the request gets 401 (never anonymous).
 """
 import base64
+import copy
 import time
 import urllib.parse
 
-from . import errors, tokens
+from . import errors, fields, tokens
 from .resources import BY_PLURAL
 
 ANONYMOUS = {"username": "system:anonymous", "uid": "", "groups": ["system:unauthenticated"], "extra": {}}
 LEEWAY = 60  # jwt.DefaultLeeway
+LAST_USED = "kubernetes.io/legacy-token-last-used"
+INVALID_SINCE = "kubernetes.io/legacy-token-invalid-since"
+AUTO_TOKEN_WARNING = ("Use tokens from the TokenRequest API or manually created secret-based tokens instead of "
+                      "auto-generated secret-based tokens.")
 
 _SA = BY_PLURAL["serviceaccounts"]
 _SECRET = BY_PLURAL["secrets"]
@@ -62,8 +67,9 @@ class Authenticator:
         self.admin = {"username": "kubesim-admin", "uid": "", "groups": ["system:masters", "system:authenticated"],
                       "extra": {}}
 
-    def authenticate(self, authorization, cert):
-        """authorization: the raw header or None; cert: user from the TLS client cert or None."""
+    def authenticate(self, authorization, cert, warnings=None):
+        """authorization: the raw header or None; cert: user from the TLS client cert or None.
+        Warning texts for the response are appended to warnings."""
         if cert is not None:
             return cert
         if authorization is None:
@@ -73,11 +79,11 @@ class Authenticator:
         if scheme.lower() != "bearer" or not tok:
             raise errors.unauthorized()
         try:
-            return self.token_user(tok)[0]
+            return self.token_user(tok, warnings=warnings)[0]
         except TokenInvalid:
             raise errors.unauthorized()
 
-    def token_user(self, tok, audiences=None):
+    def token_user(self, tok, audiences=None, warnings=None):
         """Returns (user, audiences) or raises TokenInvalid(reason)."""
         if tokens.constant_eq(tok, self.admin_token):
             return self.admin, list(audiences or tokens.API_AUDIENCES)
@@ -85,12 +91,12 @@ class Authenticator:
         if claims is None:
             raise TokenInvalid("invalid bearer token")
         if claims.get("iss") == tokens.LEGACY_ISSUER:
-            return self._legacy(tok, claims), list(audiences or tokens.API_AUDIENCES)
+            return self._legacy(tok, claims, warnings), list(audiences or tokens.API_AUDIENCES)
         if claims.get("iss") == tokens.ISSUER:
             return self._bound(claims, audiences)
         raise TokenInvalid("invalid bearer token")
 
-    def _legacy(self, tok, c):
+    def _legacy(self, tok, c, warnings=None):
         # pkg/serviceaccount/legacy.go, with --service-account-lookup=true
         for claim, what in (("sub", "sub"), ("kubernetes.io/serviceaccount/namespace", "namespace"),
                             ("kubernetes.io/serviceaccount/secret.name", "secretName"),
@@ -121,10 +127,28 @@ class Authenticator:
         if sa["metadata"]["uid"] != claim_uid:
             raise TokenInvalid("ServiceAccount UID (%s) does not match claim (%s)" % (sa["metadata"]["uid"], claim_uid))
         labels = secret["metadata"].get("labels") or {}
-        if "kubernetes.io/legacy-token-invalid-since" in labels:
-            raise TokenInvalid("the token in secret %s/%s for service account %s/%s has been marked invalid."
-                               % (ns, secret["metadata"]["name"], ns, sa_name))
+        if INVALID_SINCE in labels:
+            raise TokenInvalid("the token in secret %s/%s for service account %s/%s has been marked invalid. Use tokens "
+                               "from the TokenRequest API or manually created secret-based tokens, or remove the "
+                               "'%s' label from the secret to temporarily allow use of this token"
+                               % (ns, secret["metadata"]["name"], ns, sa_name, INVALID_SINCE))
+        # LegacyServiceAccountTokenTracking (GA 1.28): a last-used label, written at most once a day
+        today = time.strftime("%Y-%m-%d", time.gmtime())
+        if labels.get(LAST_USED) != today:
+            self._mark_used(secret, today)
+        if warnings is not None and any(isinstance(r, dict) and r.get("name") == secret["metadata"]["name"]
+                                        for r in sa.get("secrets") or []):
+            warnings.append(AUTO_TOKEN_WARNING)
         return sa_user(ns, sa_name, claim_uid)
+
+    def _mark_used(self, secret, today):
+        new = copy.deepcopy(secret)
+        new["metadata"].setdefault("labels", {})[LAST_USED] = today
+        fields.track_update(secret, new, "kube-apiserver", "v1", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        try:
+            self.store.update(_SECRET, new, expect_rv=secret["metadata"]["resourceVersion"])
+        except errors.APIError:
+            pass  # a concurrent write: the next use retries
 
     def _bound(self, c, audiences):
         want = audiences or tokens.API_AUDIENCES

@@ -72,7 +72,7 @@ class Stream:
 class Request:
     """What the pipeline learned about one request (also what gets logged)."""
     __slots__ = ("method", "path", "query", "raw_query", "headers", "body", "user", "real_user", "verb",
-                 "fault", "parsed_body", "resource")
+                 "fault", "parsed_body", "resource", "warnings")
 
     def __init__(self, method, path, raw_query, headers, body):
         self.method, self.path, self.raw_query, self.headers, self.body = method, path, raw_query, headers, body
@@ -82,6 +82,7 @@ class Request:
         self.fault = None
         self.parsed_body = None
         self.resource = None
+        self.warnings = []
 
 
 class App:
@@ -145,7 +146,7 @@ class App:
         if path == "/version" or path == "/version/":
             req.user = req.real_user = self.authn.authenticate(req.headers.get("Authorization"), cert_user)
             return Response(200, VERSION_B)
-        user = self.authn.authenticate(req.headers.get("Authorization"), cert_user)
+        user = self.authn.authenticate(req.headers.get("Authorization"), cert_user, req.warnings)
         req.user = req.real_user = user
         imp = A.impersonation_requests(req.headers)
         if imp is not None:
@@ -589,6 +590,11 @@ class Handler(BaseHTTPRequestHandler):
             import traceback
             traceback.print_exc()
             resp = Response(500, E.internal(repr(e)).status())
+        if req.warnings and not isinstance(resp, Stream):
+            w = _warning_headers(req.warnings)["Warning"]
+            h = dict(resp.headers or {})
+            h["Warning"] = h["Warning"] + ", " + w if "Warning" in h else w
+            resp.headers = h
         if isinstance(resp, Stream):
             self._stream(resp, drop=req.fault == "drop")
         else:
