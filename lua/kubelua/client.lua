@@ -307,6 +307,15 @@ function M.new(cfg, settings)
     c._base = ("https://%s:%s%s"):format(tls.server_name, u.port, u.path)
     c._connect_to = { ("%s:%s:%s:%s"):format(tls.server_name, u.port, u.host, u.port) }
   end
+  -- a proxy-url may carry user:password (curl sends Proxy-Authorization)
+  local proxy_password = type(cfg.proxy) == "string"
+    and cfg.proxy:match("^%a[%w+.-]*://[^/@]-:([^/@]*)@")
+  if proxy_password and proxy_password ~= "" then
+    log.add_secret(proxy_password)
+    log.add_secret((proxy_password:gsub("%%(%x%x)", function(x)
+      return string.char(tonumber(x, 16))
+    end)))
+  end
   if tls.insecure and not warned_insecure then
     warned_insecure = true
     log.out:write(("Warning: TLS certificate verification is disabled for %s "
@@ -542,7 +551,11 @@ function Client:_perform(req, creds_headers, tls_creds, on_data)
   else
     resp, err = async().request(h)
   end
-  if not resp then return nil, errors.transport(err, req) end
+  if not resp then
+    local e = errors.transport(err, req)
+    if h.proxy then e.proxy = h.proxy end
+    return nil, e
+  end
   return resp
 end
 

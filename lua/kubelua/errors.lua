@@ -11,6 +11,7 @@
 --   details   Status.details, when the server sent them
 --   status    the decoded Status object, when the body was one
 --   method, url, audit_id, retry_after, attempts
+--   proxy     (transport) the proxy URL the request went through
 -- tostring(err) reads like kubectl: `Error from server (Forbidden): ...`.
 -- The C side (kl_fail) tags its error tables with the same registry
 -- metatable, so both halves share one class whichever loads first.
@@ -170,6 +171,12 @@ function Error:__tostring()
     return ("Error from server (%s): %s"):format(self.reason or "Unknown", one_line(self.message))
   elseif kind == "transport" then
     local hp = hostport(self.url)
+    if self.proxy then
+      -- curl only ever talked to the proxy: name it, or "refused" would
+      -- blame the API server
+      return ("Unable to connect to the server%s through the proxy %s: %s")
+        :format(hp and (" " .. hp) or "", hostport(self.proxy) or "?", one_line(self.message))
+    end
     if self.curl == "COULDNT_CONNECT" and hp then
       return ("The connection to the server %s was refused - did you specify the right host"
         .. " or port? (%s)")

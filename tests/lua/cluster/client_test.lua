@@ -209,3 +209,88 @@ t.test("retries: dropped responses to creates are recognised, never duplicated",
     t.eq(cm.data.i, tostring(i))
   end
 end)
+
+-- tests/fixtures/connect_proxy.py: a CONNECT proxy on loopback that logs
+-- every tunnel; auth = "user:password" makes it demand Proxy-Authorization
+local function start_proxy(auth)
+  local log = h.dir .. "/" .. h.name("proxy") .. ".log"
+  local cmd = ("exec python3 '%s/tests/fixtures/connect_proxy.py' --log '%s'%s </dev/null")
+    :format(h.root, log, auth and (" --auth '" .. auth .. "'") or "")
+  local p = assert(io.popen(cmd, "r"))
+  local port, pid = (p:read("l") or ""):match("^ready (%d+) (%d+)$")
+  assert(port, "connect_proxy.py did not start")
+  return { port = port, url = "http://127.0.0.1:" .. port, log = log,
+    stop = function() os.execute("kill " .. pid) p:close() end }
+end
+
+t.test("proxy-url: requests tunnel through the proxy; its failures name the proxy", function()
+  local proxy = start_proxy("kube:proxy-pass-4711")
+  local sim = h.url:match("//(.*)$")
+  local function via(url)
+    return assert(k8s.connect{ kubeconfig = h.kubeconfig_with({ token = h.admin_token },
+      { ["proxy-url"] = url }), retries = { max = 1 } })
+  end
+  local c = via("http://kube:proxy-pass-4711@127.0.0.1:" .. proxy.port)
+  t.eq(assert(c:whoami()).username, "kubesim-admin")
+  t.eq(h.read(proxy.log), ("CONNECT %s auth=ok\n"):format(sim))
+  -- the proxy's password is masked like a token, at every level
+  local out, code = h.run(([[
+local k8s = require "kubelua"
+local c = assert(k8s.connect{ kubeconfig = %q })
+assert(c:whoami())
+print(c.config.proxy and "proxied")
+]]):format(h.kubeconfig_with({ token = h.admin_token },
+    { ["proxy-url"] = "http://kube:proxy-pass-4711@127.0.0.1:" .. proxy.port })), "-v=9")
+  t.eq(code, 0, out)
+  t.contains(out, "proxied")
+  t.contains(out, '"Response" verb="POST"')
+  t.ok(not out:find("proxy-pass-4711", 1, true), out)
+  -- without the credentials: the proxy's 407, in words that name it
+  local _, e407 = via(proxy.url):whoami()
+  t.eq(e407.kind, "transport")
+  t.eq(tostring(e407), ("Unable to connect to the server %s through the proxy 127.0.0.1:%s: "
+    .. "proxy error: CONNECT tunnel failed, response 407"):format(sim, proxy.port))
+  proxy.stop()
+  -- a proxy that is not there: refused, and it is the proxy that refused
+  local _, refused = via("http://127.0.0.1:1"):whoami()
+  t.eq(refused.kind, "transport")
+  t.eq(refused.proxy, "http://127.0.0.1:1")
+  t.contains(tostring(refused), ("Unable to connect to the server %s through the proxy "
+    .. "127.0.0.1:1: connection refused"):format(sim))
+end)
+
+t.test("transport errors: DNS failure and timeout, in plain words", function()
+  local c = assert(k8s.connect{ server = "https://no-such-host.invalid:6443", token = "x",
+    certificate_authority = h.ca_file, retries = { max = 1 } })
+  local r, err = c:request{ path = "/version" }
+  t.eq(r, nil)
+  t.eq({ err.kind, err.curl }, { "transport", "COULDNT_RESOLVE_HOST" })
+  t.contains(tostring(err), "Unable to connect to the server no-such-host.invalid:6443: "
+    .. "could not resolve host")
+  h.faults(admin, "latency=2s")
+  local r2, slow = admin:request{ path = "/api/v1/namespaces", timeout = 0.5 }
+  h.faults(admin, "")
+  t.eq(r2, nil)
+  t.eq({ slow.kind, slow.curl, slow.attempts }, { "timeout", "OPERATION_TIMEDOUT", 1 })
+  t.eq(slow.url, h.url .. "/api/v1/namespaces")
+  t.contains(tostring(slow), "error: timed out: Operation timed out after ")
+end)
+
+t.test("Warning headers from the server are printed on stderr, once per client", function()
+  local out, code = h.run(([[
+local k8s = require "kubelua"
+local c = assert(k8s.connect())
+for i = 1, 2 do
+  assert(c:create({ apiVersion = "v1", kind = "ConfigMap", bogus = 1,
+    metadata = { name = %q .. i, namespace = "default" } }))
+end
+local other = assert(k8s.connect())
+local resp = assert(other:request{ method = "POST", path = "/api/v1/namespaces/default/configmaps",
+  body = { apiVersion = "v1", kind = "ConfigMap", metadata = { name = %q .. "3" }, bogus = 1 } })
+print("warnings: " .. k8s.json.encode(resp.warnings))
+]]):format(h.name("warn"), h.name("warn")))
+  t.eq(code, 0, out)
+  local _, n = out:gsub('Warning: unknown field "bogus"\n', "")
+  t.eq(n, 2, out) -- once for each client
+  t.contains(out, 'warnings: ["299 - \\"unknown field \\\\\\"bogus\\\\\\"\\""]')
+end)
