@@ -244,3 +244,69 @@ t.test("service_account_token: SA deleted while waiting -> the deletion is expla
   t.eq(tostring(err), "Error from server (NotFound): the token controller deleted secret "
     .. "devops-tools/short-lived-token: serviceaccount devops-tools/short-lived no longer exists")
 end)
+
+-- The branches that need the token controller to stay away: a second
+-- simulator whose controller waits 30 s, while this script plays the
+-- controller by hand (fills data and the uid annotation, as it would).
+t.test("service_account_token: not filled in time; uid mismatch; SA deleted while issued", function()
+  local script = h.write(h.dir .. "/sat-branches.lua", [[
+local k8s = require "kubelua"
+local async = require "kubelua.async"
+local c = assert(k8s.connect())
+local NS = "sat"
+assert(c:apply({ apiVersion = "v1", kind = "Namespace", metadata = { name = NS } }))
+local function sa(name)
+  return assert(c:create({ apiVersion = "v1", kind = "ServiceAccount",
+    metadata = { name = name, namespace = NS } })).metadata.uid
+end
+local function report(label, v, err)
+  print(("%s: %s kind=%s reason=%s"):format(label, v and "OK" or tostring(err),
+    err and err.kind, err and err.reason))
+end
+-- A: nothing fills the Secret
+sa("slow")
+report("A", c:service_account_token(NS, "slow", { timeout = 0.5 }))
+-- the token Secret exists but is unfilled; `between` runs, then it is filled
+-- with the uid annotation `uid`
+local function race(name, between)
+  local uid = sa(name)
+  local v, err
+  async.run(function()
+    async.spawn(function() v, err = c:service_account_token(NS, name, { timeout = 10 }) end)
+    while not c:get("v1", "Secret", name .. "-token", { namespace = NS }) do async.sleep(0.01) end
+    between()
+    assert(c:patch("v1", "Secret", name .. "-token", { metadata = { annotations = {
+      ["kubernetes.io/service-account.uid"] = uid } }, data = {
+      token = k8s.base64.encode("not.a.token"), ["ca.crt"] = k8s.base64.encode("ca") } },
+      { namespace = NS }))
+  end)
+  return uid, v, err
+end
+-- B: the SA is deleted and re-created before the Secret is filled
+local new_uid
+local old_uid, v, err = race("reborn", function()
+  assert(c:delete("v1", "ServiceAccount", "reborn", { namespace = NS }))
+  new_uid = sa("reborn")
+end)
+report("B", v, err)
+print("B uids: " .. old_uid .. " " .. new_uid)
+-- C: the SA is deleted before the Secret is filled
+report("C", select(2, race("gone", function()
+  assert(c:delete("v1", "ServiceAccount", "gone", { namespace = NS }))
+end)))
+]])
+  local p = assert(io.popen(("KUBESIM_ARGS='--token-delay 30' '%s/tests/with-kubesim' '%s' '%s' 2>&1")
+    :format(h.root, h.kubelua, script)))
+  local out = p:read("a")
+  p:close()
+  local old_uid, new_uid = out:match("B uids: (%S+) (%S+)")
+  t.ok(old_uid and old_uid ~= new_uid, out)
+  t.contains(out, "A: error: secret sat/slow-token was not filled with a token within 0.5s; is "
+    .. "the token controller running? (timed out waiting for the condition on secrets/slow-token "
+    .. "in namespace sat (after 0.5s)) kind=timeout reason=nil\n")
+  t.contains(out, ("B: Error from server (Conflict): secret sat/reborn-token belongs to an older "
+    .. "serviceaccount sat/reborn (uid annotation %s, live uid %s); delete the Secret and try "
+    .. "again kind=api reason=Conflict\n"):format(old_uid, new_uid))
+  t.contains(out, "C: Error from server (NotFound): serviceaccount sat/gone was deleted while its "
+    .. "token was issued kind=api reason=NotFound\n")
+end)
