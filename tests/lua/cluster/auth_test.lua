@@ -248,7 +248,8 @@ end)
 -- The branches that need the token controller to stay away: a second
 -- simulator whose controller waits 30 s, while this script plays the
 -- controller by hand (fills data and the uid annotation, as it would).
-t.test("service_account_token: not filled in time; uid mismatch; SA deleted while issued", function()
+t.test("service_account_token: not filled in time; uid mismatch; SA deleted while issued",
+function()
   local script = h.write(h.dir .. "/sat-branches.lua", [[
 local k8s = require "kubelua"
 local async = require "kubelua.async"
@@ -295,8 +296,8 @@ report("C", select(2, race("gone", function()
   assert(c:delete("v1", "ServiceAccount", "gone", { namespace = NS }))
 end)))
 ]])
-  local p = assert(io.popen(("KUBESIM_ARGS='--token-delay 30' '%s/tests/with-kubesim' '%s' '%s' 2>&1")
-    :format(h.root, h.kubelua, script)))
+  local p = assert(io.popen(("KUBESIM_ARGS='--token-delay 30' '%s/tests/with-kubesim' '%s' '%s'"
+    .. " 2>&1"):format(h.root, h.kubelua, script)))
   local out = p:read("a")
   p:close()
   local old_uid, new_uid = out:match("B uids: (%S+) (%S+)")
