@@ -43,7 +43,9 @@ do
     elseif name == "prefix" or name == "ca_file" or name == "role" then
       opts[name] = v
     elseif name == "wait" then
-      if v ~= "watch" and v ~= "poll" then die(("--wait must be watch or poll, got %q"):format(v)) end
+      if v ~= "watch" and v ~= "poll" then
+        die(("--wait must be watch or poll, got %q"):format(v))
+      end
       opts.wait = v
     else
       die("unknown option " .. k)
@@ -101,7 +103,8 @@ local function provision(i)
     subjects = { { kind = "ServiceAccount", name = SA, namespace = ns } },
     roleRef = { apiGroup = "rbac.authorization.k8s.io", kind = "ClusterRole", name = opts.role } }
   if not ok then return nil, err end
-  ok, err = c:create{ apiVersion = "v1", kind = "Secret", type = "kubernetes.io/service-account-token",
+  ok, err = c:create{ apiVersion = "v1", kind = "Secret",
+    type = "kubernetes.io/service-account-token",
     metadata = { name = SECRET, namespace = ns,
       annotations = { ["kubernetes.io/service-account.name"] = SA } } }
   if not ok then return nil, err end

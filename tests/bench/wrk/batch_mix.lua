@@ -1,3 +1,4 @@
+-- luacheck: globals wrk init request
 -- wrk script: kubesim's ceiling on the batch case's request mix, over one
 -- reused connection (tests/bench/run runs it as wrk -t1 -c1 over TLS).
 -- Per namespace, six requests in order, as tests/bench/batch.lua sends them:

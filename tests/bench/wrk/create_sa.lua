@@ -1,3 +1,4 @@
+-- luacheck: globals wrk init request
 -- wrk script: kubesim's single-connection ceiling for one request type, to
 -- compare with /work/shared/research/perf-baseline.md (its stub: ~5.5k
 -- creates/s over HTTPS): POST a ServiceAccount with a unique name into
