@@ -15,30 +15,33 @@
 int luaopen_cjson(lua_State *L);
 
 static char lua_dir[2 * PATH_MAX];
+static char lib_dir[2 * PATH_MAX];
 
-static int dir_has_library(const char *dir)
+static int readable(const char *dir, const char *file)
 {
   char probe[2 * PATH_MAX + 32];
 
-  snprintf(probe, sizeof(probe), "%s/kubelua/init.lua", dir);
+  snprintf(probe, sizeof(probe), "%s/%s", dir, file);
   return access(probe, R_OK) == 0;
 }
 
-/* An installed binary finds its library at <prefix>/<datadir>/kubelua/lua,
- * relative to itself; a binary in the build tree uses the source tree.
- * KUBELUA_LUA_DIR overrides both (for relocated installs). */
-const char *kl_lua_dir(void)
+/* An installed binary finds its files under its own prefix (<bin>/../rel);
+ * a binary in the build tree falls back to `fallback` (the source or build
+ * tree). `env` overrides both, for relocated installs. */
+static const char *locate(char *out,
+                          size_t size,
+                          const char *env,
+                          const char *rel,
+                          const char *probe,
+                          const char *fallback)
 {
   char exe[PATH_MAX];
-  const char *env;
+  const char *value = getenv(env);
   ssize_t n;
 
-  if(lua_dir[0])
-    return lua_dir;
-  env = getenv("KUBELUA_LUA_DIR");
-  if(env && *env) {
-    snprintf(lua_dir, sizeof(lua_dir), "%s", env);
-    return lua_dir;
+  if(value && *value) {
+    snprintf(out, size, "%s", value);
+    return out;
   }
   n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
   if(n > 0) {
@@ -48,18 +51,35 @@ const char *kl_lua_dir(void)
     slash = strrchr(exe, '/');
     if(slash) {
       *slash = '\0';
-      snprintf(lua_dir, sizeof(lua_dir), "%s/../%s", exe, KL_INSTALL_LUA_DIR);
-      if(dir_has_library(lua_dir))
-        return lua_dir;
+      snprintf(out, size, "%s/../%s", exe, rel);
+      if(readable(out, probe))
+        return out;
     }
   }
-  snprintf(lua_dir, sizeof(lua_dir), "%s", KL_SOURCE_LUA_DIR);
+  snprintf(out, size, "%s", fallback);
+  return out;
+}
+
+const char *kl_lua_dir(void)
+{
+  if(!lua_dir[0])
+    locate(lua_dir, sizeof(lua_dir), "KUBELUA_LUA_DIR", KL_INSTALL_LUA_DIR,
+           "kubelua/init.lua", KL_SOURCE_LUA_DIR);
   return lua_dir;
 }
 
-/* [-0, +0] Put our directory first on package.path; LUA_PATH and the
- * defaults stay after it, so users can still add their own paths. */
-static void set_path(lua_State *L)
+const char *kl_lib_dir(void)
+{
+  if(!lib_dir[0])
+    locate(lib_dir, sizeof(lib_dir), "KUBELUA_LIB_DIR", KL_INSTALL_LIB_DIR,
+           "kubelua/http.so", KL_BUILD_LIB_DIR);
+  return lib_dir;
+}
+
+/* [-0, +0] Put our directories first on package.path and package.cpath;
+ * LUA_PATH/LUA_CPATH and the defaults stay after them, so users can still
+ * add their own. */
+static void set_paths(lua_State *L)
 {
   const char *dir = kl_lua_dir();
 
@@ -68,6 +88,10 @@ static void set_path(lua_State *L)
   lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;%s", dir, dir,
                   lua_tostring(L, -1));
   lua_setfield(L, -3, "path");
+  lua_pop(L, 1);
+  lua_getfield(L, -1, "cpath");
+  lua_pushfstring(L, "%s/?.so;%s", kl_lib_dir(), lua_tostring(L, -1));
+  lua_setfield(L, -3, "cpath");
   lua_pop(L, 2);
 }
 
@@ -94,6 +118,6 @@ lua_State *kl_state_new(void)
     return NULL;
   luaL_openlibs(L);
   preload(L);
-  set_path(L);
+  set_paths(L);
   return L;
 }

@@ -9,7 +9,9 @@
  * Returns NULL when memory runs out. */
 lua_State *kl_state_new(void);
 
-/* The directory holding the shipped Lua library (no trailing slash). */
+/* The directories holding the shipped Lua library and the loadable C
+ * modules (kubelua/http.so), without a trailing slash. */
 const char *kl_lua_dir(void);
+const char *kl_lib_dir(void);
 
 #endif

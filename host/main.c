@@ -6,7 +6,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
@@ -266,8 +265,14 @@ static int pmain(lua_State *L)
       lua_pushinteger(L, 0);
       return 1;
     } else if(strcmp(a, "--version") == 0) {
+      /* the http module (and so libcurl) loads only on demand */
+      luaL_dostring(L, "local ok, http = pcall(require, 'kubelua.http')\n"
+                       "if not ok then return 'kubelua.http not loadable' end\n"
+                       "local v = http.curl_version()\n"
+                       "return ('libcurl %s, %s%s'):format(v.version, v.ssl,\n"
+                       "  v.http2 and ', HTTP/2' or '')");
       printf("kubelua %s (%s, %s)\n", KL_VERSION, LUA_RELEASE,
-             curl_version());
+             lua_tostring(L, -1));
       lua_pushinteger(L, 0);
       return 1;
     } else if(strcmp(a, "-e") == 0) {

@@ -80,7 +80,13 @@ run "$KUBELUA" --bogus
 check "unknown option: exit 1 with usage" $([ "$rc" = 1 ] && [[ "$err" == *"unrecognized option '--bogus'"* ]]; echo $?)
 
 run "$KUBELUA" --version
-check "--version" $([ "$rc" = 0 ] && [[ "$out" == "kubelua "* ]]; echo $?)
+check "--version names Lua and libcurl" $([ "$rc" = 0 ] && [[ "$out" == "kubelua "*"Lua 5.4"*"libcurl "* ]]; echo $?)
+
+# libcurl is mapped only when a script loads kubelua.http
+out=$("$KUBELUA" -e 'for l in io.lines("/proc/self/maps") do if l:find("libcurl", 1, true) then print("curl") break end end')
+check "kubelua -e '' does not load libcurl" $([ -z "$out" ]; echo $?)
+out=$("$KUBELUA" -e 'require "kubelua.http" for l in io.lines("/proc/self/maps") do if l:find("libcurl", 1, true) then print("curl") break end end')
+check "require kubelua.http loads libcurl" $([ "$out" = curl ]; echo $?)
 
 run "$KUBELUA" --help
 check "--help" $([ "$rc" = 0 ] && [[ "$out" == usage:* ]]; echo $?)
@@ -107,6 +113,8 @@ build_dir=$(dirname "$(readlink -f "$KUBELUA")")
 if cmake --install "$build_dir" --prefix "$tmp/prefix" >/dev/null 2>&1; then
   out=$(cd / && env -u LUA_PATH "$tmp/prefix/bin/kubelua" -e 'print(package.searchpath("kubelua", package.path))' 2>&1)
   check "installed binary resolves kubelua from its prefix" $([ "$out" = "$tmp/prefix/bin/../share/kubelua/lua/kubelua/init.lua" ]; echo $?)
+  out=$(cd / && env -u LUA_CPATH "$tmp/prefix/bin/kubelua" -e 'require "kubelua.http"; print(package.searchpath("kubelua.http", package.cpath))' 2>&1)
+  check "installed binary loads kubelua.http from its prefix" $([[ "$out" == "$tmp/prefix/bin/../lib"*"/kubelua/kubelua/http.so" ]]; echo $?)
 else
   check "cmake --install into a prefix" 1
 fi
