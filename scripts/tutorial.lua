@@ -113,11 +113,12 @@ local function validate(c, names, creds)
   local resp, rerr = sa:request{ method = "GET", path = "/api/v1/namespaces" }
   if not resp then
     say("GET %s/api/v1/namespaces as %s (%s): failed", c.server, names.user, tls)
-    local hint = ""
-    if k8s.errors.is(rerr, "Unauthorized") or k8s.errors.is(rerr, "Forbidden") then
-      hint = "; run scripts/diagnose.lua --token-file FILE to find out why"
+    local msg = tostring(rerr)
+    if (k8s.errors.is(rerr, "Unauthorized") or k8s.errors.is(rerr, "Forbidden"))
+      and not msg:find("diagnose.lua", 1, true) then
+      msg = msg .. "; scripts/diagnose.lua --token-file FILE explains why"
     end
-    cli.raise(tostring(rerr) .. hint)
+    cli.raise(msg)
   end
   say("GET %s/api/v1/namespaces as %s (%s): %d", c.server, names.user, tls, resp.status)
   local items = resp.object and resp.object.items or {}

@@ -144,6 +144,15 @@ run_script tutorial.lua --timeout 2s -n slow --name slow --kubeconfig <(sed "s#$
 expect_rc 1 "unreachable server: exit 1"
 check "unreachable server: one error line" $([ "$(printf '%s\n' "$err" | grep -c '^error:')" = 1 ] && [[ "$(printf '%s\n' "$err" | tail -1)" == "error: The connection to the server 127.0.0.1:1 was refused"* ]]; echo $?) "$err"
 
+# the API call fails (the Secret's token was overwritten): one line, exit 1,
+# pointing at diagnose.lua
+kubectl patch secret api-service-account-token -n devops-tools -p '{"data":{"token":"Ym9ndXM="}}' >/dev/null
+run_script tutorial.lua
+expect_rc 1 "a rejected token: exit 1"
+expect_out_has "secret/api-service-account-token: token decoded: not a JWT" "a rejected token: decoded, not a JWT"
+expect_out_has "GET $url/api/v1/namespaces as $user (TLS verified with the Secret's ca.crt): failed" "a rejected token: the call failed"
+check "a rejected token: one error line naming the 401 and diagnose.lua" $([ "$(printf '%s\n' "$err" | grep -c '^error:')" = 1 ] && [[ "$(printf '%s\n' "$err" | tail -1)" == "error: You must be logged in to the server (Unauthorized)"*"diagnose.lua"* ]]; echo $?) "$err"
+
 run_script tutorial.lua --help
 expect_rc 0 "--help: exit 0"
 expect_out_has "Usage: kubelua scripts/tutorial.lua [options]" "--help: usage line"
