@@ -8,7 +8,7 @@ import time
 import uuid
 
 from . import errors as E
-from . import fields, kinds, patch as P
+from . import fields, kinds, patch as P, shapes
 from .resources import BY_PLURAL
 from .selectors import Selector
 from .store import normalize
@@ -154,8 +154,7 @@ class API:
             md.pop("namespace", None)  # cluster-scoped: silently cleared
 
     def _typed(self, res, body):
-        if not isinstance(body, dict):
-            raise E.bad_request("the object provided is unrecognized")
+        shapes.check(res.kind, res.api_version, body)
         kind = body.get("kind")
         if kind and kind != res.kind:
             raise E.bad_request('%s in version "%s" cannot be handled as a %s: no kind "%s" is registered for '
@@ -314,9 +313,10 @@ class API:
     def update_status(self, res, ns, name, body, query):
         """PUT .../status: only status changes."""
         dry = dry_run(query)
+        shapes.check(res.kind, res.api_version, body)
         old = self.get(res, ns, name)
         obj = copy.deepcopy(old)
-        rv = (body.get("metadata") or {}).get("resourceVersion") if isinstance(body, dict) else None
+        rv = (body.get("metadata") or {}).get("resourceVersion")
         if rv and rv != old["metadata"]["resourceVersion"]:
             raise E.conflict_modified(res.plural, res.group, name)
         obj["status"] = copy.deepcopy(body.get("status") or {})
@@ -366,8 +366,10 @@ class API:
             for f in ("apiVersion", "kind"):
                 if not body.get(f):
                     raise E.bad_request("%s must be set in the apply patch" % f)  # UNCONFIRMED wording
+            shapes.check(res.kind, res.api_version, body)
             cfg = copy.deepcopy(body)
-            cfg.setdefault("metadata", {})
+            if not isinstance(cfg.get("metadata"), dict):
+                cfg["metadata"] = {}
             if cfg["metadata"].get("name") and cfg["metadata"]["name"] != name:
                 raise E.bad_request("the name of the object (%s) does not match the name on the URL (%s)"
                                     % (cfg["metadata"]["name"], name))

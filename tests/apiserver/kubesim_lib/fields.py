@@ -49,9 +49,11 @@ def encode(paths):
 
 def decode(fv1):
     out = set()
+    if not isinstance(fv1, dict):
+        return out
 
     def walk(node, path):
-        kids = [k for k in node if k.startswith("f:")]
+        kids = [k for k in node if k.startswith("f:")] if isinstance(node, dict) else []
         if not kids:
             out.add(path)
             return

@@ -3,6 +3,7 @@ import time
 import uuid
 
 from . import errors as E
+from . import shapes
 from .api import now
 from .authn import TokenInvalid
 from .resources import BY_PLURAL
@@ -57,6 +58,8 @@ class Reviews:
         self.store, self.authz, self.authn, self.signer = store, authz, authn, signer
 
     def handle(self, res, ns, body, user):
+        if body is not None:
+            shapes.check(res.kind, res.api_version, body)
         return getattr(self, "_" + res.plural)(body if isinstance(body, dict) else {}, user, ns)
 
     def _selfsubjectaccessreviews(self, body, user, ns):
@@ -130,6 +133,8 @@ class Reviews:
 
     # ---- TokenRequest ----
     def token_request(self, ns, sa_name, body, dry=False):
+        if body is not None:
+            shapes.check("TokenRequest", "authentication.k8s.io/v1", body)
         body = body if isinstance(body, dict) else {}
         md = body.get("metadata") or {}
         errs = []

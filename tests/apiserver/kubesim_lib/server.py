@@ -22,6 +22,7 @@ from .api import Query, dry_run
 from .resources import lookup as lookup_resource
 from .selectors import Selector, name_from_fields
 from . import patch as P
+from . import shapes
 from . import tables
 
 try:  # written concurrently by another engineer; only the protobuf-speaking kubectl commands need it
@@ -374,6 +375,8 @@ class App:
             return Response(201 if before is None else 200, out, headers=_warning_headers(warnings))
         if verb == "delete":
             opts = self.decode_body(req) if req.body else None
+            if opts is not None:
+                shapes.check("DeleteOptions", "meta.k8s.io/v1", opts)
             out = api.delete(res, ns, name, opts, q)
             code = 200
             return Response(code, out)
@@ -409,9 +412,12 @@ class App:
                         new = P.strategic_merge(old, patch)
                 except (ValueError, P.PatchError) as e:
                     raise E.bad_request(str(e))
+                if not isinstance(new, dict):
+                    raise E.bad_request("the patch did not produce an object")
                 return Response(200, api.update_status(res, ns, name, {"status": new.get("status") or {}}, q))
         if res.plural == "namespaces" and sub == "finalize" and verb == "update":
             body = self.decode_body(req) or {}
+            shapes.check("Namespace", "v1", body)
             old = api.get(res, "", name)
             new = copy.deepcopy(old)
             new.setdefault("spec", {})["finalizers"] = list(((body.get("spec") or {}).get("finalizers")) or [])
@@ -421,7 +427,11 @@ class App:
         if res.plural == "deployments" and sub == "scale":
             obj = api.get(res, ns, name)
             if verb in ("update", "patch"):
-                body = self.decode_body(req) if verb == "update" else json.loads(req.body or b"{}")
+                try:
+                    body = self.decode_body(req) if verb == "update" else json.loads(req.body or b"{}")
+                except ValueError as e:
+                    raise E.bad_request(str(e))
+                shapes.check("Scale", "autoscaling/v1", body)
                 replicas = ((body or {}).get("spec") or {}).get("replicas")
                 if not isinstance(replicas, int) or replicas < 0:
                     raise E.invalid("Scale", "autoscaling", name, [E.invalid_value("spec.replicas", replicas,
