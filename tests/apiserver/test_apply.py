@@ -57,6 +57,9 @@ class ApplyTest(unittest.TestCase):
         # the same value is not a conflict: the field becomes shared
         r = self.apply("c2", {"shared": "1"}, "mgr-b")
         self.assertEqual(r.status, 200, r)
+        owners = {m["manager"]: m["fieldsV1"] for m in r.json["metadata"]["managedFields"]}
+        self.assertEqual(owners["mgr-b"], {"f:data": {".": {}, "f:shared": {}}})
+        self.assertIn("f:shared", owners["mgr-a"]["f:data"])
         r = self.apply("c2", {"shared": "3"}, "mgr-b", force=True)
         self.assertEqual(r.status, 200)
         self.assertEqual(r.json["data"], {"shared": "3", "mine": "a"})

@@ -119,6 +119,12 @@ def _comparable(obj):
     return o
 
 
+def _owners(obj):
+    """managedFields without timestamps: who owns what."""
+    return [(e.get("manager"), e.get("operation"), json.dumps(e.get("fieldsV1"), sort_keys=True))
+            for e in (obj.get("metadata") or {}).get("managedFields") or [] if isinstance(e, dict)]
+
+
 class API:
     def __init__(self, store, authz):
         self.store = store
@@ -384,9 +390,10 @@ class API:
                 return self._create_applied(res, ns, new, user, dry)
             new = fields.apply(res, old, cfg, manager, force, now())
             new = self._typed(res, new)
+            if _comparable(new) == _comparable(old) and _owners(new) == _owners(old):
+                return old  # nothing changed, not even field ownership: no write
             try:
-                return self._finish_update(res, old, new, query, user, user_agent, dry, operation_fields=False) \
-                    if _comparable(new) != _comparable(old) else old
+                return self._finish_update(res, old, new, query, user, user_agent, dry, operation_fields=False)
             except E.APIError as e:
                 e._cas = True
                 raise
