@@ -4,6 +4,7 @@ local t = require "testlib"
 local h = require "cluster.client_helpers"
 local k8s = require "kubelua"
 local json = require "kubelua.json"
+local async = require "kubelua.async"
 
 local admin = assert(k8s.connect())
 
@@ -293,4 +294,46 @@ print("warnings: " .. k8s.json.encode(resp.warnings))
   local _, n = out:gsub('Warning: unknown field "bogus"\n', "")
   t.eq(n, 2, out) -- once for each client
   t.contains(out, 'warnings: ["299 - \\"unknown field \\\\\\"bogus\\\\\\"\\""]')
+end)
+
+t.test("as-user-extra from the kubeconfig reaches the server", function()
+  local c = assert(k8s.connect{ kubeconfig = h.kubeconfig_with({ token = h.admin_token,
+    as = "jane", ["as-groups"] = json.array{ "devs" },
+    ["as-user-extra"] = { scopes = json.array{ "read", "write" } } }) })
+  local me = assert(c:whoami())
+  t.eq(me.username, "jane")
+  t.eq(me.groups, json.array{ "devs", "system:authenticated" })
+  t.eq(me.extra, { scopes = json.array{ "read", "write" } })
+end)
+
+t.test("exec plugin, v1 and v1beta1: args, env, provideClusterInfo; cached until expiry", function()
+  for _, v in ipairs({ "v1", "v1beta1" }) do
+    local api = "client.authentication.k8s.io/" .. v
+    local runs = h.dir .. "/" .. h.name("exec-runs")
+    -- answers with the admin token only when it got what the kubeconfig says
+    local plugin = h.write(h.dir .. "/" .. h.name("exec") .. ".sh", ([[#!/bin/sh
+echo run >> '%s'
+[ "$1" = --flag ] && [ "$2" = "two words" ] || { echo "bad args: $*" >&2; exit 3; }
+[ "$KL_MODE" = "it's set" ] || { echo "bad env" >&2; exit 4; }
+case $KUBERNETES_EXEC_INFO in
+  *'"apiVersion":"%s"'*'"server":"%s"'*) ;;
+  *) echo "bad exec info: $KUBERNETES_EXEC_INFO" >&2; exit 5 ;;
+esac
+exp=$(date -u -d "@$(( $(date +%%s) + 2 ))" +%%Y-%%m-%%dT%%H:%%M:%%SZ)
+printf '{"apiVersion":"%s","kind":"ExecCredential",'
+printf '"status":{"token":"%%s","expirationTimestamp":"%%s"}}' "$(cat '%s')" "$exp"
+]]):format(runs, api, h.url, api, h.dir .. "/admin.token"), "700")
+    local c = assert(k8s.connect{ kubeconfig = h.kubeconfig_with({ exec = {
+      apiVersion = api, command = plugin, args = json.array{ "--flag", "two words" },
+      env = json.array{ { name = "KL_MODE", value = "it's set" } },
+      provideClusterInfo = true, interactiveMode = "Never" } }) })
+    t.eq(assert(c:whoami()).username, "kubesim-admin", api)
+    assert(c:get("v1", "Namespace", "default"))
+    local _, n = h.read(runs):gsub("run", "")
+    t.eq(n, 1, "cached while not expired: " .. api)
+    async.sleep(3.1)
+    assert(c:get("v1", "Namespace", "default"))
+    _, n = h.read(runs):gsub("run", "")
+    t.eq(n, 2, "run again after expirationTimestamp: " .. api)
+  end
 end)

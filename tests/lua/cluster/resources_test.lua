@@ -413,3 +413,37 @@ t.test("wait: until_ on a watch, timeout message, deleted while waiting", functi
   local _, bad = c:wait("v1", "ConfigMap", later, { until_ = "x" })
   t.eq(tostring(bad), "error: wait: until_ must be a function, got string")
 end)
+
+t.test("dry_run on every write: dryRun=All on the wire, nothing changes", function()
+  local name = h.name("dry-all")
+  local orig = assert(c:create(cm(name, { k = "v" })))
+  local writes = {
+    { "POST", function() return c:create(cm(h.name("dry-new"), {}), { dry_run = true }) end },
+    { "PUT", function()
+      local o = cm(name, { k = "replaced" })
+      return c:replace(o, { dry_run = true })
+    end },
+    { "PATCH", function()
+      return c:patch("v1", "ConfigMap", name, { data = { k = "patched" } }, { dry_run = true })
+    end },
+    { "PATCH", function() return c:apply(cm(name, { other = "applied" }), { dry_run = true }) end },
+    { "DELETE", function() return c:delete("v1", "ConfigMap", name, { dry_run = true }) end },
+  }
+  for i, w in ipairs(writes) do
+    local mark = h.mark()
+    local out, err = w[2]()
+    t.ok(out, ("write %d: %s"):format(i, tostring(err)))
+    local seen = 0
+    for _, r in ipairs(h.requests(mark)) do
+      if r.method == w[1] then
+        seen = seen + 1
+        t.contains(r.query, "dryRun=All", w[1])
+      end
+    end
+    t.eq(seen, 1, "one " .. w[1])
+  end
+  local now = assert(c:get("v1", "ConfigMap", name))
+  t.eq(now.data, { k = "v" })
+  t.eq(now.metadata.resourceVersion, orig.metadata.resourceVersion)
+  t.eq(now.metadata.uid, orig.metadata.uid)
+end)
