@@ -8,7 +8,15 @@ local k8s = require "kubelua"
 local SECRET_RAW = "s3cr3t-value-XYZ-0123456789"
 local STRING_DATA = "plain-secret-ABC-9876543210"
 
+local BASIC_PASSWORD = "basic-pass-Q7w8e9r0"
 local token_kc = h.kubeconfig_with({ token = h.admin_token })
+local basic_kc = h.kubeconfig_with({ username = "admin", password = BASIC_PASSWORD })
+-- an exec plugin that prints the admin token
+local exec_kc = h.kubeconfig_with({ exec = { apiVersion = "client.authentication.k8s.io/v1",
+  command = h.write(h.dir .. "/verbosity-exec.sh", ([[#!/bin/sh
+printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential",'
+printf '"status":{"token":"%%s"}}' "$(cat '%s')"
+]]):format(h.dir .. "/admin.token"), "700"), interactiveMode = "Never" } })
 local tokens_file = h.dir .. "/verbosity-tokens"
 
 -- what every run does: every code path that carries a secret
@@ -39,6 +47,9 @@ local bad = assert(k8s.connect{ server = tc.server, token = "wrong-" .. bound,
   certificate_authority = os.getenv("KUBESIM_DIR") .. "/ca.crt" })
 local _, e401 = bad:whoami()
 print(tostring(e401))
+local _, basic401 = assert(k8s.connect{ kubeconfig = %q }):whoami()
+print(tostring(basic401))
+assert(assert(k8s.connect{ kubeconfig = %q }):whoami())
 local keys = {}
 for k in pairs(s.data) do keys[#keys + 1] = k end
 table.sort(keys)
@@ -46,7 +57,7 @@ print("secret data keys: " .. table.concat(keys, ","))
 local f = assert(io.open(%q, "w"))
 f:write(bound, "\n", legacy.token, "\n")
 f:close()
-]]):format(token_kc, SECRET_RAW, STRING_DATA, STRING_DATA, tokens_file)
+]]):format(token_kc, SECRET_RAW, STRING_DATA, STRING_DATA, basic_kc, exec_kc, tokens_file)
 
 local kc = assert(k8s.yaml.decode(h.read(h.kubeconfig)))
 local key_data = kc.users[1].user["client-key-data"]
@@ -82,12 +93,15 @@ t.test("no verbosity level prints a token, a client key or Secret data", functio
       { k8s.base64.encode(STRING_DATA), "Secret stringData (base64)" },
       { key_data, "the client key (base64)" },
       { key_lines[2], "a line of the client key" },
+      { BASIC_PASSWORD, "the basic-auth password" },
+      { k8s.base64.encode("admin:" .. BASIC_PASSWORD), "the basic-auth header value" },
     }
     for _, c in ipairs(checks) do must_not_contain(out, c[1], c[2], level) end
     -- what each level must show, so this test cannot pass by printing nothing
     t.contains(out, "error: You must be logged in to the server (Unauthorized); the server "
       .. "rejected bearer token from arguments (scripts/diagnose.lua explains why)")
     t.contains(out, "secret data keys: other,password")
+    t.contains(out, 'the server rejected basic auth as "admin" from kubeconfig')
     local has = function(s) return out:find(s, 1, true) ~= nil end
     t.eq(has('"Response" verb="POST"'), level >= 6, "requests at -v=" .. level)
     t.eq(has("Authorization: Bearer <masked>"), level >= 7, "headers at -v=" .. level)
