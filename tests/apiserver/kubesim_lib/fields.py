@@ -114,7 +114,11 @@ def track_update(old, new, manager, api_version, now):
     mine = (mine or set()) | changed
     if mine:
         out.append(_entry(manager, "Update", api_version, now, mine))
-    new.setdefault("metadata", {})["managedFields"] = out
+    md = new.setdefault("metadata", {})
+    if out:
+        md["managedFields"] = out
+    else:
+        md.pop("managedFields", None)  # entries owning nothing are dropped, and so is an empty list
     return new
 
 

@@ -15,11 +15,15 @@ _META_ORDER = ("name", "generateName", "namespace", "selfLink", "uid", "resource
 _META_RANK = {k: i for i, k in enumerate(_META_ORDER)}
 
 
-def normalize(obj):
-    """Key order of a Go-serialised object: kind, apiVersion, metadata (ObjectMeta order), ..., status."""
+def normalize(obj, placeholder=False):
+    """Key order of a Go-serialised object: kind, apiVersion, metadata (ObjectMeta order), ..., status.
+    placeholder reserves resourceVersion's place for the store to fill."""
     out = {"kind": obj.get("kind"), "apiVersion": obj.get("apiVersion")}
-    md = obj.get("metadata") or {}
-    md.setdefault("resourceVersion", "")  # placeholder keeps its place; the store fills it
+    md = dict(obj.get("metadata") or {})
+    if placeholder:
+        md.setdefault("resourceVersion", "")
+    elif md.get("resourceVersion") == "":
+        del md["resourceVersion"]
     out["metadata"] = {k: md[k] for k in sorted(md, key=lambda k: _META_RANK.get(k, 99))}
     for k, v in obj.items():
         if k not in ("kind", "apiVersion", "metadata", "status"):
@@ -82,7 +86,7 @@ class Store:
         self.cond.notify_all()
 
     def create(self, res, obj):
-        obj = normalize(obj)
+        obj = normalize(obj, placeholder=True)
         md = obj["metadata"]
         key = (md.get("namespace", ""), md["name"])
         with self.lock:
@@ -98,7 +102,7 @@ class Store:
 
     def update(self, res, obj, expect_rv=None):
         """Replace the stored object. expect_rv (a string) makes it a compare-and-swap."""
-        obj = normalize(obj)
+        obj = normalize(obj, placeholder=True)
         md = obj["metadata"]
         key = (md.get("namespace", ""), md["name"])
         with self.lock:
