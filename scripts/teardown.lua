@@ -42,6 +42,20 @@ local function kref(api_version, kind, name)
   return ("%s%s %q"):format(kind:lower(), g ~= "" and ("." .. g) or "", name)
 end
 
+-- Deletes an object and waits until it is gone. A namespace that is already
+-- Terminating answers a second DELETE with 409 Conflict (a retried request
+-- whose first answer was lost, or someone else's delete): then only wait.
+-- @return true (deleted), false (it was not there) | nil, err
+local function delete_and_wait(c, api_version, kind, name, namespace)
+  local ok, err = c:delete(api_version, kind, name, { namespace = namespace,
+    wait = true, timeout = opts.timeout, ignore_not_found = true })
+  if ok == nil and kind == "Namespace" and k8s.errors.is(err, "Conflict") then
+    ok, err = c:wait(api_version, kind, name, { deleted = true, timeout = opts.timeout })
+  end
+  if ok == nil then return nil, err end
+  return ok ~= false
+end
+
 -- Deletes one object if it is ours (or --force); prints kubectl's line.
 -- quiet: a missing object is not worth counting (an optional extra).
 local function remove(c, api_version, kind, name, namespace, quiet)
@@ -65,8 +79,7 @@ local function remove(c, api_version, kind, name, namespace, quiet)
     tally.skipped = tally.skipped + 1
     return "skipped"
   end
-  local ok, derr = c:delete(api_version, kind, name, { namespace = namespace,
-    wait = true, timeout = opts.timeout, ignore_not_found = true })
+  local ok, derr = delete_and_wait(c, api_version, kind, name, namespace)
   if ok == nil then cli.raise(derr) end
   tally.deleted = tally.deleted + 1
   io.stdout:write(ref, " deleted\n")
@@ -138,10 +151,9 @@ local function batch(c)
   local namespaces = with_prefix(c, "v1", "Namespace")
   local progress = cli.progress(#namespaces)
   local parallel = k8s.parallel or require("kubelua.async").parallel
-  local _, errs = parallel(namespaces, function(ns)
+  local results, errs = parallel(namespaces, function(ns)
     if IMMORTAL[ns] then return "skipped" end
-    local ok, err = c:delete("v1", "Namespace", ns, { wait = true, timeout = opts.timeout,
-      ignore_not_found = true })
+    local ok, err = delete_and_wait(c, "v1", "Namespace", ns)
     if ok == nil then error(err, 0) end
     return ok and "deleted" or "missing"
   end, { concurrency = opts.concurrency, progress = function(_, _, ns, ok)
@@ -152,10 +164,15 @@ local function batch(c)
   for i, ns in ipairs(namespaces) do
     if errs[i] then
       failed = failed + 1
-      io.stderr:write(("error: namespace %q: %s\n"):format(ns, cli.one_line(tostring(errs[i]))))
-    else
+      io.stderr:write(("error: namespace %q: %s\n"):format(ns, cli.message(errs[i])))
+    elseif results[i] == "deleted" then
       tally.deleted = tally.deleted + 1
       io.stdout:write(("namespace %q deleted\n"):format(ns))
+    elseif results[i] == "missing" then
+      tally.missing = tally.missing + 1
+    else
+      cli.warn(("namespace %q kept: it is a built-in namespace"):format(ns))
+      tally.skipped = tally.skipped + 1
     end
   end
   remove_unused_roles(c, { setup.names{}.cluster_role,
