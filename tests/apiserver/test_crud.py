@@ -70,6 +70,17 @@ class CrudTest(unittest.TestCase):
         r = self.s.post("/apis/rbac.authorization.k8s.io/v1/namespaces/crud/roles", {"metadata": {"name": "r"}, "rules": [{"apiGroups": [""], "resources": ["pods"]}]})
         self.assertEqual(r.json["message"], 'Role.rbac.authorization.k8s.io "r" is invalid: rules[0].verbs: Required value: verbs must contain at least one value')
 
+    def test_meta_and_immutable_validation(self):
+        r = self.s.post(CM % "crud", {"metadata": {"name": "lv", "labels": {"ok": "bad value!"}}})
+        self.assertEqual(r.status, 422)
+        self.assertTrue(r.json["message"].startswith('ConfigMap "lv" is invalid: metadata.labels: Invalid value: "bad value!": a valid label must be an empty string'))
+        r = self.s.post(CM % "crud", {"metadata": {"name": "lk", "annotations": {"a b": "x"}}})
+        self.assertEqual(r.status, 422)
+        self.s.post(CM % "crud", {"metadata": {"name": "im"}, "data": {"a": "1"}, "immutable": True})
+        r = self.s.patch(CM % "crud" + "/im", {"data": {"a": "2"}})
+        self.assertEqual(r.json["message"], 'ConfigMap "im" is invalid: data: Forbidden: field is immutable when `immutable` is set')
+        self.assertEqual(self.s.patch(CM % "crud" + "/im", {"metadata": {"labels": {"x": "y"}}}).status, 200)
+
     def test_update_conflict(self):
         r = self.s.post(CM % "crud", {"metadata": {"name": "cas"}, "data": {"v": "1"}})
         obj = r.json
@@ -185,6 +196,17 @@ class CrudTest(unittest.TestCase):
         self.assertEqual([c["name"] for c in r.json["columnDefinitions"]], ["Name", "Endpoints", "Age"])
         self.assertEqual(r.json["rows"][0]["cells"][:2], ["kubernetes", "127.0.0.1:%d" % self.s.port])
         self.assertEqual(r.json["rows"][0]["object"]["kind"], "PartialObjectMetadata")
+
+    def test_service_defaults(self):
+        r = self.s.post("/api/v1/namespaces/crud/services", {"metadata": {"name": "np"},
+                        "spec": {"type": "NodePort", "selector": {"app": "x"}, "ports": [{"port": 80}]}})
+        p = r.json["spec"]["ports"][0]
+        self.assertEqual((p["protocol"], p["targetPort"]), ("TCP", 80))
+        self.assertTrue(30000 <= p["nodePort"] <= 32767)
+        self.assertRegex(r.json["spec"]["clusterIP"], r"^10\.96\.")
+        r2 = self.s.patch("/api/v1/namespaces/crud/services/np", {"metadata": {"labels": {"a": "b"}}})
+        self.assertEqual((r2.json["spec"]["clusterIP"], r2.json["spec"]["ports"][0]["nodePort"]),
+                         (r.json["spec"]["clusterIP"], p["nodePort"]))
 
     def test_kubernetes_service(self):
         r = self.s.get("/api/v1/namespaces/default/services/kubernetes")

@@ -19,6 +19,56 @@ RBAC_GROUP = "rbac.authorization.k8s.io"
 
 _ip_lock = threading.Lock()
 _ip_counter = itertools.count(10)  # 10.96.0.1 is the kubernetes Service
+_node_ports = itertools.count(30000)
+
+LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+NAME_PART_MSG = ("name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
+                 "alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is "
+                 "'([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')")
+LABEL_VALUE_MSG = ("a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and "
+                   "must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', "
+                   "regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')")
+
+
+def next_node_port():
+    with _ip_lock:
+        return next(_node_ports)
+
+
+def _qualified_name_errors(field, key):
+    """IsQualifiedName: [prefix/]name, prefix a DNS subdomain, name <= 63 characters."""
+    prefix, _, name = key.rpartition("/")
+    errs = []
+    if prefix and (len(prefix) > 253 or not DNS1123_SUBDOMAIN.match(prefix)):
+        errs.append(E.invalid_value(field, key, "prefix part " + SUBDOMAIN_MSG))
+    if not name:
+        errs.append(E.invalid_value(field, key, "name part must be non-empty"))
+    elif len(name) > 63:
+        errs.append(E.invalid_value(field, key, "name part must be no more than 63 characters"))
+    elif not LABEL_NAME.match(name):
+        errs.append(E.invalid_value(field, key, NAME_PART_MSG))
+    return errs
+
+
+def validate_meta(obj):
+    """ValidateObjectMeta's label and annotation rules."""
+    md = obj.get("metadata") or {}
+    errs = []
+    for key, val in (md.get("labels") or {}).items():
+        errs += _qualified_name_errors("metadata.labels", key)
+        val = val or ""
+        if len(val) > 63:
+            errs.append(E.invalid_value("metadata.labels", val, "must be no more than 63 characters"))
+        elif not LABEL_VALUE.match(val):
+            errs.append(E.invalid_value("metadata.labels", val, LABEL_VALUE_MSG))
+    total = 0
+    for key, val in (md.get("annotations") or {}).items():
+        errs += _qualified_name_errors("metadata.annotations", key.lower())
+        total += len(key) + len(val or "")
+    if total > 256 * 1024:
+        errs.append(E.FieldError("Too long", "metadata.annotations", None, "may not be more than 262144 bytes"))
+    return errs
 
 
 def next_cluster_ip():
@@ -75,10 +125,14 @@ def default(res, obj, old=None):
             spec.setdefault("ipFamilyPolicy", "SingleStack")
             spec.setdefault("internalTrafficPolicy", "Cluster")
         spec.setdefault("sessionAffinity", "None")
+        old_ports = {(p.get("port"), p.get("protocol", "TCP")): p.get("nodePort")
+                     for p in ((old or {}).get("spec") or {}).get("ports") or [] if isinstance(p, dict)}
         for p in spec.get("ports") or []:
             if isinstance(p, dict):
                 p.setdefault("protocol", "TCP")
                 p.setdefault("targetPort", p.get("port"))
+                if spec["type"] in ("NodePort", "LoadBalancer") and not p.get("nodePort"):
+                    p["nodePort"] = old_ports.get((p.get("port"), p["protocol"])) or next_node_port()
         obj.setdefault("status", {"loadBalancer": {}})
     elif k == "Pod":
         spec = obj.setdefault("spec", {})
@@ -145,7 +199,13 @@ def _rules(rules, namespaced):
 def validate(res, obj, old=None):
     """Returns a list of FieldErrors (empty when valid)."""
     k = res.kind
-    errs = []
+    errs = validate_meta(obj)
+    if k in ("Secret", "ConfigMap") and old is not None and old.get("immutable"):
+        if not obj.get("immutable"):
+            errs.append(E.forbidden_field("immutable", "field is immutable when `immutable` is set"))
+        for f in ("data", "binaryData"):
+            if (obj.get(f) or {}) != (old.get(f) or {}):
+                errs.append(E.forbidden_field(f, "field is immutable when `immutable` is set"))
     if k == "Secret":
         if obj.get("type") == SA_TOKEN:
             ann = obj["metadata"].get("annotations") or {}
