@@ -11,8 +11,11 @@
  *     y Y yes Yes YES n N no No NO true True TRUE false False FALSE on On ON
  *     off Off OFF; null ~ null Null NULL and the empty value; integers with
  *     sign, 0x hex, 0o and leading-zero octal, 0b binary, '_' separators
- *     (removed before parsing, as go-yaml does); a value beyond int64 is a
- *     float (kubectl keeps its digits, a Lua number cannot); floats 1e3 1.5
+ *     (removed before parsing, as go-yaml does); an integer beyond int64
+ *     that fits uint64 is a float (kubectl keeps its digits, a Lua number
+ *     cannot; as a mapping key it fails, as in kubectl), a hex or octal one
+ *     beyond uint64 a string, a decimal one a float; go-yaml's "0b" retry
+ *     makes "0b-101" the integer -5, as kubectl reads it; floats 1e3 1.5
  *     .5 +.5 .inf -.inf .nan ...; "09" is the float 9 (go-yaml: not octal,
  *     but matches its float pattern); timestamps such as 2001-12-14 stay the
  *     string they are (go-yaml hands interface{} the text); a float beyond
@@ -356,10 +359,21 @@ static int is_timestamp(const char *s, size_t n)
 
 /* ---- scalar resolution (go-yaml v2 resolve.go) ------------------------- */
 
-enum rkind { R_STR, R_NULL, R_BOOL, R_INT, R_FLOAT, R_TIMESTAMP, R_MERGE };
+/* R_UINT: an integer beyond int64 that fits uint64 (go-yaml's uint64);
+ * its value is the nearest double. */
+enum rkind {
+  R_STR,
+  R_NULL,
+  R_BOOL,
+  R_INT,
+  R_FLOAT,
+  R_TIMESTAMP,
+  R_MERGE,
+  R_UINT
+};
 
-static const char *const rkind_tag[] = {"str",   "null",      "bool", "int",
-                                        "float", "timestamp", "merge"};
+static const char *const rkind_tag[] = {"str",   "null",      "bool",  "int",
+                                        "float", "timestamp", "merge", "int"};
 
 struct resolved {
   enum rkind kind;
@@ -420,69 +434,73 @@ static int resolve_word(const char *s, size_t n, struct resolved *r)
   return 0;
 }
 
-/* Go's strconv.ParseInt/ParseUint(s, 0, 64) on s (no underscores left):
- * returns 1 with *v set (and *big_out 0) when it fits int64; 2 when it is a
- * valid integer beyond int64 (*fv approximates it); 0 on a syntax error. */
-static int parse_go_int(const char *s, size_t n, lua_Integer *v, double *fv)
+/* Go's strconv.ParseUint(s, base, 64) on s (no underscores left; base 0
+ * reads a 0b/0o/0x prefix, or a leading 0 as octal, as Go does). A sign is
+ * a syntax error. Returns 1 with *u set, or 0 on a syntax or range error
+ * (go-yaml treats both alike). */
+static int go_parse_uint(const char *s, size_t n, int base, uint64_t *u)
 {
   const char *p = s, *e = s + n;
-  int neg = 0, base = 10, overflow = 0;
   uint64_t acc = 0;
-  double facc = 0;
 
-  if(p < e && (*p == '+' || *p == '-')) {
-    neg = *p == '-';
-    p++;
-  }
   if(p >= e)
     return 0;
-  if(*p == '0' && e - p >= 2) {
-    char c = p[1] | 0x20;
+  if(base == 0) {
+    base = 10;
+    if(*p == '0') {
+      char c = e - p >= 3 ? (char)(p[1] | 0x20) : 0;
 
-    if(c == 'x') {
-      base = 16;
-      p += 2;
-    } else if(c == 'o') {
-      base = 8;
-      p += 2;
-    } else if(c == 'b') {
-      base = 2;
-      p += 2;
-    } else {
-      base = 8;
-      p += 1;
+      if(c == 'b' || c == 'o' || c == 'x') {
+        base = c == 'b' ? 2 : c == 'o' ? 8 : 16;
+        p += 2;
+      } else {
+        base = 8; /* "0" alone is 0: no digits left is fine here */
+        p += 1;
+      }
     }
-    if(p >= e && base != 8)
-      return 0;
   }
   for(; p < e; p++) {
     int d, c = (unsigned char)*p;
 
     if(is_digit(c))
       d = c - '0';
-    else if((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+    else if((c | 0x20) >= 'a' && (c | 0x20) <= 'z')
       d = (c | 0x20) - 'a' + 10;
     else
       return 0;
     if(d >= base)
       return 0;
     if(acc > (UINT64_MAX - (uint64_t)d) / (uint64_t)base)
-      overflow = 1;
+      return 0;
     acc = acc * (uint64_t)base + (uint64_t)d;
-    facc = facc * base + d;
   }
-  if(!overflow) {
-    if(!neg && acc <= (uint64_t)INT64_MAX) {
-      *v = (lua_Integer)acc;
-      return 1;
-    }
-    if(neg && acc <= (uint64_t)INT64_MAX + 1) {
-      *v = (lua_Integer)(0 - acc);
-      return 1;
-    }
+  *u = acc;
+  return 1;
+}
+
+/* Go's strconv.ParseInt(s, base, 64): an optional sign, then ParseUint,
+ * within int64. Returns 1 with *v set, else 0. */
+static int go_parse_int(const char *s, size_t n, int base, lua_Integer *v)
+{
+  int neg = 0;
+  uint64_t u;
+
+  if(n && (*s == '+' || *s == '-')) {
+    neg = *s == '-';
+    s++;
+    n--;
   }
-  *fv = neg ? -facc : facc;
-  return 2;
+  if(!go_parse_uint(s, n, base, &u))
+    return 0;
+  if(!neg && u <= (uint64_t)INT64_MAX) {
+    *v = (lua_Integer)u;
+    return 1;
+  }
+  if(neg && u <= (uint64_t)INT64_MAX + 1) {
+    *v = (lua_Integer)(0 - u);
+    return 1;
+  }
+  return 0;
 }
 
 /* go-yaml's yamlStyleFloat:
@@ -581,6 +599,7 @@ resolve_scalar(const char *s, size_t n, int ts_allowed, struct resolved *r)
   char *plain;
   size_t i, pn;
   lua_Integer iv;
+  uint64_t u;
   double fv;
   int rc;
 
@@ -627,21 +646,34 @@ resolve_scalar(const char *s, size_t n, int ts_allowed, struct resolved *r)
   for(i = 0, pn = 0; i < n; i++)
     if(s[i] != '_')
       plain[pn++] = s[i];
-  rc = parse_go_int(plain, pn, &iv, &fv);
-  if(rc == 1) {
+  /* go-yaml v2's order: ParseInt, ParseUint (base 0), the float pattern,
+   * then its own "0b"/"-0b" retry with ParseInt(..., 2), which lets a sign
+   * follow the prefix ("0b-101" is -5, as kubectl reads it). */
+  if(go_parse_int(plain, pn, 0, &iv)) {
     r->kind = R_INT;
     r->i = iv;
-  } else if(yaml_style_float(plain, pn)) {
-    /* also ints beyond uint64, and "09" (not octal) */
-    if(parse_float(plain, pn, &fv)) {
-      r->kind = R_FLOAT;
-      r->f = fv;
-    }
-  } else if(rc == 2) {
-    /* valid hex/octal/binary beyond int64: go-yaml gives uint64 or a
-     * big.Int, exact in kubectl's JSON; a Lua float here */
-    r->kind = R_FLOAT;
+  } else if(go_parse_uint(plain, pn, 0, &u)) {
+    r->kind = R_UINT; /* beyond int64: kubectl's JSON has the digits */
+    r->f = (double)u;
+  } else if(yaml_style_float(plain, pn) && parse_float(plain, pn, &fv)) {
+    r->kind = R_FLOAT; /* also decimals beyond uint64, and "09" */
     r->f = fv;
+  } else if(pn >= 2 && plain[0] == '0' && plain[1] == 'b') {
+    if(go_parse_int(plain + 2, pn - 2, 2, &iv)) {
+      r->kind = R_INT;
+      r->i = iv;
+    } else if(go_parse_uint(plain + 2, pn - 2, 2, &u)) {
+      r->kind = R_UINT;
+      r->f = (double)u;
+    }
+  } else if(pn >= 3 && !memcmp(plain, "-0b", 3)) {
+    /* ParseInt("-" + plain[3:], 2): a second sign is a syntax error */
+    if(pn > 3 && plain[3] != '+' && plain[3] != '-' &&
+       go_parse_uint(plain + 3, pn - 3, 2, &u) &&
+       u <= (uint64_t)INT64_MAX + 1) {
+      r->kind = R_INT;
+      r->i = (lua_Integer)(0 - u);
+    }
   }
   if(plain != stackbuf)
     free(plain);
@@ -693,6 +725,7 @@ struct dinfo {
   yaml_mark_t mark;
   int is_merge_key; /* a plain "<<" or !!merge scalar */
   int from_alias;
+  const unsigned char *uint_key; /* the text of an integer beyond int64 */
 };
 
 static void dec_release(struct kl_yaml_dec *d)
@@ -873,13 +906,16 @@ static int dec_key_string(lua_State *L, yaml_mark_t mark)
   }
 }
 
+static int dec_scalar(lua_State *L, yaml_event_t *ev, struct dinfo *info);
+
 /* [-0, +0] Find the line of the first definition of key (a string) in the
- * mapping that starts at byte index start: re-parses the text (error path
- * only; uses the Lua stack to resolve keys). Returns the 1-based line, or 0
- * when not found. */
+ * mapping that starts at byte index start, before byte index before:
+ * re-parses the text (error path only), reading each key as the decoder
+ * does. Returns the 1-based line, or 0 when not found (an alias key). */
 static int first_key_line(lua_State *L,
                           struct kl_yaml_dec *d,
                           size_t start,
+                          size_t before,
                           const char *key,
                           size_t keylen)
 {
@@ -891,7 +927,9 @@ static int first_key_line(lua_State *L,
     return 0;
   yaml_parser_set_input_string(&p, (const unsigned char *)d->text, d->len);
   while(!done && yaml_parser_parse(&p, &ev)) {
-    switch(ev.type) {
+    if(ev.start_mark.index >= before && depth >= 0)
+      done = 1;
+    switch(done ? YAML_NO_EVENT : ev.type) {
     case YAML_STREAM_END_EVENT:
       done = 1;
       break;
@@ -917,25 +955,12 @@ static int first_key_line(lua_State *L,
     case YAML_ALIAS_EVENT:
       if(depth == 0) {
         if(is_key && ev.type == YAML_SCALAR_EVENT) {
-          struct resolved r;
-          const char *v = (const char *)ev.data.scalar.value;
-          size_t n = ev.data.scalar.length;
+          struct dinfo info = {0};
 
-          if(ev.data.scalar.plain_implicit) {
-            resolve_scalar(v, n, 1, &r);
-            switch(r.kind) {
-            case R_INT:
-              lua_pushfstring(L, "%I", (LUAI_UACINT)r.i);
-              break;
-            case R_BOOL:
-              lua_pushstring(L, r.b ? "true" : "false");
-              break;
-            default:
-              lua_pushlstring(L, v, n);
-            }
-          } else
-            lua_pushlstring(L, v, n);
-          if(lua_rawlen(L, -1) == keylen &&
+          /* one value on top either way: the key, or a message */
+          if(dec_scalar(L, &ev, &info) == 0 && !info.is_merge_key &&
+             !info.uint_key && dec_key_string(L, ev.start_mark) == 0 &&
+             lua_rawlen(L, -1) == keylen &&
              !memcmp(lua_tostring(L, -1), key, keylen)) {
             line = (int)ev.start_mark.line + 1;
             done = 1;
@@ -1007,6 +1032,11 @@ dec_deliver(lua_State *L, struct kl_yaml_dec *d, const struct dinfo *info)
   if(!f->key_pending) {
     if(info->is_merge_key) {
       f->key_is_merge = 1;
+    } else if(info->uint_key) {
+      /* sigs.k8s.io/yaml: "unsupported map key of type: uint64" */
+      lua_pop(L, 1);
+      return dec_fail(L, info->mark, "unsupported map key of type uint64: %s",
+                      (const char *)info->uint_key);
     } else {
       f->key_is_merge = 0;
       if(dec_key_string(L, info->mark) < 0)
@@ -1049,7 +1079,8 @@ dec_deliver(lua_State *L, struct kl_yaml_dec *d, const struct dinfo *info)
     if(dup) {
       size_t klen;
       const char *k = lua_tolstring(L, t + 3, &klen);
-      int line = first_key_line(L, d, f->start.index, k, klen);
+      int line =
+          first_key_line(L, d, f->start.index, f->keymark.index, k, klen);
 
       if(line)
         return dec_fail(L, f->keymark,
@@ -1081,6 +1112,7 @@ static int dec_scalar(lua_State *L, yaml_event_t *ev, struct dinfo *info)
   char b1[64], b2[64];
 
   info->is_merge_key = 0;
+  info->uint_key = NULL;
   if(!tag || !*tag) {
     if(!ev->data.scalar.plain_implicit) {
       lua_pushlstring(L, v, n); /* quoted or block: always a string */
@@ -1147,6 +1179,10 @@ static int dec_scalar(lua_State *L, yaml_event_t *ev, struct dinfo *info)
     lua_pushinteger(L, r.i);
     break;
   case R_FLOAT:
+    lua_pushnumber(L, r.f);
+    break;
+  case R_UINT: /* the nearest double; as a key it is an error */
+    info->uint_key = ev->data.scalar.value;
     lua_pushnumber(L, r.f);
     break;
   default: /* strings and timestamps (go-yaml hands over the text) */

@@ -49,6 +49,17 @@ local scalar_rows = {
   { "9223372036854775808", 9223372036854775808.0 },
   { "-9223372036854775809", -9223372036854775809.0 },
   { "99999999999999999999", 1e20 }, { "0xFFFFFFFFFFFFFFFF", 18446744073709551615.0 },
+  -- Go's ParseInt/ParseUint(s, 0, 64), then go-yaml's own "0b" retry with base 2
+  -- (measured against kubectl 1.32: `kubectl label --local -f - -o json`)
+  { "01777777777777777777777", 18446744073709551615.0 }, -- octal, fits uint64
+  { "0o1777777777777777777777", 18446744073709551615.0 },
+  { "02000000000000000000000", 2e21 }, -- beyond uint64: read as a decimal float
+  { "0x10000000000000000", "0x10000000000000000" }, -- hex beyond uint64: a string
+  { "-0x8000000000000000", math.mininteger },
+  { "-0x8000000000000001", "-0x8000000000000001" }, { "-0o", "-0o" },
+  { "0o", "0o" }, { "0O", "0O" }, { "0O_", "0O_" }, { "0x_", "0x_" },
+  { "0b-101", -5 }, { "0b+101", 5 }, { "0b-0", 0 }, { "0b+0111_0", 14 },
+  { "0B-101", "0B-101" }, { "-0b-1", "-0b-1" }, { "-0b+1", "-0b+1" }, { "0b-", "0b-" },
   -- floats
   { "1e3", 1000.0 }, { "1E3", 1000.0 }, { "1e+3", 1000.0 }, { "2.5e-3", 0.0025 },
   { "1.5", 1.5 }, { "-1.5", -1.5 }, { ".5", 0.5 }, { "-.5", -0.5 }, { "+.5", 0.5 },
@@ -281,6 +292,17 @@ local error_rows = {
   { "1: a\n0x1: b", 'yaml: line 2, column 1: mapping key "1" already defined at line 1' },
   { "b: &b {x: 1}\nm:\n  <<: *b\n  x: 2\n  x: 3",
     'yaml: line 5, column 3: mapping key "x" already defined at line 4' },
+  { "1.0: a\n1: b", 'yaml: line 2, column 1: mapping key "1" already defined at line 1' },
+  { ".inf: a\n.Inf: b", 'yaml: line 2, column 1: mapping key ".inf" already defined at line 1' },
+  { "0e5: a\nx: 1\n0: b\n0.0: c",
+    'yaml: line 3, column 1: mapping key "0" already defined at line 1' },
+  { "!!int 0x10: a\n16: b", 'yaml: line 2, column 1: mapping key "16" already defined at line 1' },
+  { "18446744073709551615: x",
+    "yaml: line 1, column 1: unsupported map key of type uint64: 18446744073709551615" },
+  { "m: {0x8000000000000000: x}",
+    "yaml: line 1, column 5: unsupported map key of type uint64: 0x8000000000000000" },
+  { "a: !!float 18446744073709551615",
+    "yaml: line 1, column 4: cannot decode !!int `18446744073709551615` as a !!float" },
   { "~: x", "yaml: line 1, column 1: unsupported map key: null" },
   { "null: x", "yaml: line 1, column 1: unsupported map key: null" },
   { "? !!null\n: x", "yaml: line 1, column 3: unsupported map key: null" },
