@@ -191,12 +191,14 @@ static void repl(lua_State *L)
     if(!fgets(line, sizeof(line), stdin))
       break;
     lua_pushfstring(L, "return %s", line);
-    status = luaL_loadbuffer(L, lua_tostring(L, -1), lua_rawlen(L, -1), "=stdin");
+    status =
+        luaL_loadbuffer(L, lua_tostring(L, -1), lua_rawlen(L, -1), "=stdin");
     if(status != LUA_OK) {
       lua_settop(L, 0);
       lua_pushstring(L, line);
       for(;;) {
-        status = luaL_loadbuffer(L, lua_tostring(L, 1), lua_rawlen(L, 1), "=stdin");
+        status =
+            luaL_loadbuffer(L, lua_tostring(L, 1), lua_rawlen(L, 1), "=stdin");
         if(!incomplete(L, status))
           break;
         lua_pop(L, 1);
