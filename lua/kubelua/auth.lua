@@ -7,7 +7,7 @@ local errors = require "kubelua.errors"
 local discovery = require "kubelua.discovery"
 local client = require "kubelua.client"
 local log = require "kubelua.log"
-require "kubelua.resources" -- get/apply/wait used below
+local resources = require "kubelua.resources" -- get/apply/wait used below
 
 local M = {}
 local Client = client.Client
@@ -15,26 +15,7 @@ local Client = client.Client
 local function json() return require "kubelua.json" end
 local function b64() return require "kubelua.base64" end
 
-local function qs(v) return type(v) == "string" and ("%q"):format(v) or tostring(v) end
-
-local function check_opts(fname, opts, allowed)
-  if opts == nil then return {} end
-  if type(opts) ~= "table" then
-    return nil, errors.usage(("%s: options must be a table, got %s"):format(fname, type(opts)))
-  end
-  for k in pairs(opts) do
-    if not allowed[k] then
-      return nil, errors.usage(("%s: unknown option %q"):format(fname, tostring(k)))
-    end
-  end
-  return opts
-end
-
-local function set(...)
-  local t = {}
-  for _, k in ipairs({ ... }) do t[k] = true end
-  return t
-end
+local qs, check_opts, set = resources.qname, resources.check_opts, resources.set
 
 local function array(t)
   local j = json()

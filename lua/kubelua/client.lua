@@ -19,18 +19,13 @@ local Client = { __name = "kubelua.Client" }
 Client.__index = Client
 M.Client = Client
 
--- modules built by others are loaded on first use, so the pure helpers here
--- (query encoding, backoff) work and are testable on their own
+-- kubelua.async and kubelua.json are loaded on first use: the pure helpers
+-- here (query encoding, backoff, should_retry) load and test without them
 local function async() return require "kubelua.async" end
 local function json() return require "kubelua.json" end
 
-local function now()
-  local ok, a = pcall(async)
-  if ok and type(a.now) == "function" then return a.now() end
-  local okh, http = pcall(require, "kubelua.http")
-  if okh and type(http) == "table" and type(http.now) == "function" then return http.now() end
-  return os.time()
-end
+--- Monotonic seconds (a float), the clock of request latencies and deadlines.
+local function now() return async().now() end
 M.now = now
 
 -- ------------------------------------------------------------ URL helpers
@@ -166,31 +161,12 @@ end
 
 -- -------------------------------------------------------------- time
 
-local function days_from_civil(y, m, d)
-  y = m <= 2 and y - 1 or y
-  local era = (y >= 0 and y or y - 399) // 400
-  local yoe = y - era * 400
-  local doy = (153 * (m + (m > 2 and -3 or 9)) + 2) // 5 + d - 1
-  local doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-  return era * 146097 + doe - 719468
-end
-
---- Seconds since the epoch of an RFC 3339 time ("2024-05-01T10:00:00Z",
---- offsets and fractions accepted), or nil.
+--- Whole seconds since the epoch of an RFC 3339 time ("2024-05-01T10:00:00Z",
+--- offsets and fractions accepted; fractions dropped), or nil. The parser is
+--- kubelua.credentials' (exec plugins' expirationTimestamp).
 function M.parse_time(s)
-  if type(s) ~= "string" then return nil end
-  local y, mo, d, h, mi, sec, rest =
-    s:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)[Tt ](%d%d):(%d%d):(%d%d)(.*)$")
-  if not y then return nil end
-  rest = rest:gsub("^%.%d+", "")
-  local off = 0
-  if rest ~= "Z" and rest ~= "z" then
-    local sign, oh, om = rest:match("^([+-])(%d%d):?(%d%d)$")
-    if not sign then return nil end
-    off = (tonumber(oh) * 3600 + tonumber(om) * 60) * (sign == "+" and 1 or -1)
-  end
-  local days = days_from_civil(tonumber(y), tonumber(mo), tonumber(d))
-  return days * 86400 + tonumber(h) * 3600 + tonumber(mi) * 60 + tonumber(sec) - off
+  local t = require("kubelua.credentials").parse_rfc3339(s)
+  return t and math.floor(t)
 end
 
 -- ---------------------------------------------------------------- connect

@@ -526,6 +526,26 @@ local function exec_cluster(cfg, exec_config)
   end
 end
 
+-- The cluster or user in use (field: "cluster" or "user"): the one the
+-- option names (kubectl's --cluster/--user), else the context's. Returns
+-- entry, name; false when neither names one; nil, err when the name is not
+-- in the merged config.
+local function pick(merged, where, ctx, field, opt)
+  local entries = merged[field .. "s"]
+  if nonempty(opt) then
+    if not entries[opt] then
+      return fail(where, nil, ('%s "%s" not found (%s=)'):format(field, opt, field))
+    end
+    return entries[opt], opt
+  end
+  local name = ctx and nonempty(ctx.data[field])
+  if not name then return false end
+  if not entries[name] then
+    return fail(ctx.file.display, ctx.path .. field, ('%s "%s" not found'):format(field, name))
+  end
+  return entries[name], name
+end
+
 local function build(merged, files, opts)
   local all = {}
   for i, f in ipairs(files) do all[i] = f.display end
@@ -550,39 +570,18 @@ local function build(merged, files, opts)
   local cd = ctx and ctx.data or {}
 
   -- cluster
-  local cluster, cluster_name
-  if nonempty(opts.cluster) then
-    cluster_name = opts.cluster
-    cluster = merged.clusters[cluster_name]
-    if not cluster then
-      return fail(where, nil, ('cluster "%s" not found (cluster=)'):format(cluster_name))
-    end
-  elseif nonempty(cd.cluster) then
-    cluster_name = cd.cluster
-    cluster = merged.clusters[cluster_name]
-    if not cluster then
-      return fail(ctx.file.display, ctx.path .. "cluster",
-        ('cluster "%s" not found'):format(cluster_name))
-    end
-  end
+  local cluster, cluster_name = pick(merged, where, ctx, "cluster", opts.cluster)
+  if cluster == nil then return nil, cluster_name end
+  cluster = cluster or nil
   if not cluster and not nonempty(opts.server) then
     if ctx then return fail(ctx.file.display, ctx.path .. "cluster", "not set") end
     return false -- nothing chosen: the caller tries in-cluster
   end
 
   -- user
-  local user, user_name
-  if nonempty(opts.user) then
-    user_name = opts.user
-    user = merged.users[user_name]
-    if not user then return fail(where, nil, ('user "%s" not found (user=)'):format(user_name)) end
-  elseif nonempty(cd.user) then
-    user_name = cd.user
-    user = merged.users[user_name]
-    if not user then
-      return fail(ctx.file.display, ctx.path .. "user", ('user "%s" not found'):format(user_name))
-    end
-  end
+  local user, user_name = pick(merged, where, ctx, "user", opts.user)
+  if user == nil then return nil, user_name end
+  user = user or nil
 
   local cfg = {
     source = #files == 1 and files[1].abs or nil,

@@ -36,22 +36,7 @@ end
 local secrets = {}
 local secret_list = {}
 
-local b64chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-local function b64(s)
-  local out = {}
-  for i = 1, #s, 3 do
-    local a, b, c = s:byte(i, i + 2)
-    local n = (a << 16) | ((b or 0) << 8) | (c or 0)
-    local q = {}
-    for j = 1, 4 do
-      local idx = (n >> (6 * (4 - j))) & 63
-      q[j] = b64chars:sub(idx + 1, idx + 1)
-    end
-    if not b then q[3], q[4] = "=", "=" elseif not c then q[4] = "=" end
-    out[#out + 1] = table.concat(q)
-  end
-  return table.concat(out)
-end
+local function b64(s) return require("kubelua.base64").encode(s) end
 M._b64 = b64
 
 local function add_one(s)

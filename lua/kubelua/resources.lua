@@ -18,10 +18,15 @@ local function async() return require "kubelua.async" end
 
 local esc = client.escape_segment
 
+-- argument checks shared with kubelua.auth
+
+--- A value for an error message: strings quoted, anything else as tostring.
 local function qname(s)
   return type(s) == "string" and ("%q"):format(s) or tostring(s)
 end
+M.qname = qname
 
+--- opts (nil or a table holding only `allowed` keys) -> opts | nil, usage err
 local function check_opts(fname, opts, allowed)
   if opts == nil then return {} end
   if type(opts) ~= "table" then
@@ -34,12 +39,15 @@ local function check_opts(fname, opts, allowed)
   end
   return opts
 end
+M.check_opts = check_opts
 
+--- set("a", "b") -> { a = true, b = true }
 local function set(...)
   local t = {}
   for _, k in ipairs({ ... }) do t[k] = true end
   return t
 end
+M.set = set
 
 local function check_name(fname, name)
   if type(name) ~= "string" or name == "" then
