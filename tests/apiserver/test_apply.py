@@ -72,6 +72,13 @@ class ApplyTest(unittest.TestCase):
         r = self.apply("c3", {"k": "new"}, "kubectl")
         self.assertEqual(r.json["message"], 'Apply failed with 1 conflict: conflict with "kubectl-client-side-apply" using v1: .data.k')
 
+    def test_reapply_after_other_writers_is_a_no_op(self):
+        r = self.apply("noop", {"a": "1"})
+        self.s.patch(CM + "/noop?fieldManager=other", {"metadata": {"labels": {"x": "y"}}})
+        rv = self.s.get(CM + "/noop").json["metadata"]["resourceVersion"]
+        r = self.apply("noop", {"a": "1"})
+        self.assertEqual((r.status, r.json["metadata"]["resourceVersion"]), (200, rv))
+
     def test_apply_removes_fields_it_no_longer_applies(self):
         self.apply("c4", {"a": "1", "b": "2"})
         r = self.apply("c4", {"a": "1"})

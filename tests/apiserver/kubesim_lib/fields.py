@@ -179,14 +179,21 @@ def apply(res, live, cfg, manager, force, now):
         raise _conflict_error(res, live["metadata"]["name"], conflicts)
     out = []
     taken = {q for _, q in conflicts}
-    for e, paths in entries:
+    new_leaves = leaves(new)
+    mine = _entry(manager, "Apply", api_version, now, cfg_paths)
+    for e, paths in entries:  # keep the entries' order: a re-apply that changes nothing must compare equal
         if _same(e, manager, "Apply"):
+            if e.get("fieldsV1") == mine["fieldsV1"] and e.get("apiVersion") == api_version:
+                mine["time"] = e.get("time", now)
+            out.append(mine)
+            mine = None
             continue
-        keep = {p for p in paths - taken if _get(new, p) is not None or p in leaves(new)}
+        keep = {p for p in paths - taken if p in new_leaves}
         if keep:
             out.append(_entry(e["manager"], e["operation"], e.get("apiVersion", api_version), e.get("time", now),
                               keep, e.get("subresource", "")))
-    out.append(_entry(manager, "Apply", api_version, now, cfg_paths))
+    if mine is not None:
+        out.append(mine)
     new["metadata"]["managedFields"] = out
     return new
 
