@@ -247,6 +247,20 @@ function M.lint(role_entry, binding_entry)
   return w
 end
 
+-- True when every field of `want` is in `have` with the same value: maps
+-- may hold more keys, lists must be as long and match element by element.
+local function subset(want, have)
+  if type(want) ~= "table" then return want == have end
+  if type(have) ~= "table" then return false end
+  local is_list = getmetatable(want) == k8s.json.array_mt or #want > 0
+  if is_list and #want ~= #have then return false end
+  for k, v in pairs(want) do
+    if not subset(v, have[k]) then return false end
+  end
+  return true
+end
+M.subset = subset
+
 local function same_role_ref(a, b)
   return type(a) == "table" and type(b) == "table" and a.kind == b.kind and a.name == b.name
     and (a.apiGroup or "") == (b.apiGroup or "")
@@ -263,10 +277,18 @@ function M.apply(c, obj, opts)
   M.label(obj)
   if CLUSTER_SCOPED[obj.kind] then obj.metadata.namespace = nil end
   local replaced = false
+  local cur, gerr = c:get(obj.apiVersion, obj.kind, obj.metadata.name,
+    { namespace = obj.metadata.namespace })
+  if not cur and not k8s.errors.is(gerr, "NotFound") and not k8s.errors.is(gerr, "Forbidden") then
+    return nil, gerr
+  end
+  if cur and subset(obj, cur) then
+    -- what we would apply is all there: write nothing (kubectl apply sends
+    -- no patch either), so a rerun leaves every resourceVersion as it was
+    return M.ref(obj) .. " unchanged" .. (opts.dry_run and " (server dry run)" or ""),
+      "unchanged", cur
+  end
   if obj.kind == "ClusterRoleBinding" or obj.kind == "RoleBinding" then
-    local cur, gerr = c:get(obj.apiVersion, obj.kind, obj.metadata.name,
-      { namespace = obj.metadata.namespace })
-    if not cur and not k8s.errors.is(gerr, "NotFound") then return nil, gerr end
     if cur and not same_role_ref(cur.roleRef, obj.roleRef) then
       -- roleRef cannot change: delete and create, as `kubectl auth reconcile` does
       if opts.dry_run then

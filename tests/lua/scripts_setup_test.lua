@@ -187,3 +187,19 @@ t.test("kubeconfig: exec kind runs token.lua with the caller's kubeconfig", func
   t.eq(e.env, json.array{ { name = "KUBECONFIG", value = "/a/k:/b/k" } })
   t.eq(cfg.users[1].user.token, nil)
 end)
+
+t.test("subset: what apply would change", function()
+  local rows = {
+    { { a = 1 }, { a = 1, b = 2 }, true },
+    { { a = 1 }, { a = 2 }, false },
+    { { m = { x = "1" } }, { m = { x = "1", y = "2" } }, true },
+    { { m = { x = "1" } }, { m = {} }, false },
+    { { l = json.array{ "a", "b" } }, { l = json.array{ "a", "b" } }, true },
+    { { l = json.array{ "a" } }, { l = json.array{ "a", "b" } }, false },
+    { { l = json.array{ { kind = "SA" } } },
+      { l = json.array{ { kind = "SA", apiGroup = "" } } }, true },
+    { { l = json.array{} }, {}, false },
+    { { a = "" }, {}, false },
+  }
+  for i, r in ipairs(rows) do t.eq(setup.subset(r[1], r[2]), r[3], "row " .. i) end
+end)
