@@ -17,7 +17,7 @@ local cli = require "kubelua.cli"
 local opts = cli.parse(arg, {
   usage = "kubelua scripts/audit.lua [-o table|json|yaml] [--all] [-n NS]",
   summary = "Report service accounts with cluster-wide rights, bindings to default service "
-    .. "accounts,\nwildcard rules and long-lived token Secrets.",
+    .. "accounts, wildcard rules and long-lived token Secrets.",
   options = {
     { "output", short = "o", type = "enum", choices = { "table", "json", "yaml" },
       default = "table", help = "output format" },

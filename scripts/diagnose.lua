@@ -23,7 +23,7 @@ local opts = cli.parse(arg, {
   usage = "kubelua scripts/diagnose.lua (--token T | --token-file F | TOKEN) [--server URL]",
   summary = "Explain why a bearer token gets 401 Unauthorized or 403 Forbidden.",
   description = "The token is never printed. --token-file - reads it from stdin. The request "
-    .. "made with it is\nGET /api/v1/namespaces (the tutorial's), or --method/--path.",
+    .. "made with it is GET /api/v1/namespaces (the tutorial's), or --method/--path.",
   args = { min = 0, max = 1, metavar = "TOKEN" },
   options = {
     { "token", metavar = "T", help = "the token (visible in ps: prefer --token-file)" },

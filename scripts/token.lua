@@ -17,7 +17,7 @@ local opts = cli.parse(arg, {
   usage = "kubelua scripts/token.lua -n NS --service-account SA [--duration 10m] [--audience A]",
   summary = "Print a short-lived token for a service account (TokenRequest API).",
   description = "The token goes to stdout (with a newline only on a terminal, like kubectl "
-    .. "create token);\nits expiry goes to stderr with -v.",
+    .. "create token); its expiry goes to stderr with -v.",
   options = {
     { "namespace", short = "n", metavar = "NS", help = "the service account's namespace "
       .. "(default: the kubeconfig's)" },

@@ -19,7 +19,7 @@ local opts = cli.parse(arg, {
   summary = "Create a service account with a long-lived token, exactly as the tutorial does, "
     .. "and check that the token works.",
   description = "The token is never printed unless --show-token is given; then it is the only "
-    .. "thing on stdout\n(everything else goes to stderr), so it can be piped.",
+    .. "thing on stdout (everything else goes to stderr), so it can be piped.",
   options = {
     { "namespace", short = "n", metavar = "NS", default = "devops-tools",
       help = "the namespace to create the service account in" },
