@@ -19,9 +19,9 @@ local opts = cli.parse(arg, {
   usage = "kubelua scripts/batch.lua (--count N --prefix P | --file F) [options]",
   summary = "Set up a service account with a token in many namespaces, in parallel.",
   description = "--file takes YAML (a list of names, or of {namespace, role, serviceAccount, "
-    .. "clusterWide}) or CSV (namespace[,role[,serviceAccount[,clusterWide]]] per line, an optional header "
-    .. "line). Roles: tutorial (the tutorial's ClusterRole), read-only, or the name of an "
-    .. "existing ClusterRole.",
+    .. "clusterWide}) or CSV (namespace[,role[,serviceAccount[,clusterWide]]] per line, an "
+    .. "optional header line). Roles: tutorial (the tutorial's ClusterRole), read-only, or the "
+    .. "name of an existing ClusterRole.",
   options = {
     { "count", type = "int", min = 1, max = 10000, help = "how many namespaces: P-1 .. P-N" },
     { "prefix", metavar = "P", help = "namespace name prefix (with --count)" },
