@@ -52,14 +52,23 @@ static void laction(int sig)
 static int msghandler(lua_State *L)
 {
   if(lua_type(L, 1) == LUA_TTABLE) {
+    /* raw: a read-only error object (__newindex) keeps its message */
+    lua_pushliteral(L, "traceback");
     luaL_traceback(L, L, NULL, 1);
-    lua_setfield(L, 1, "traceback");
+    lua_rawset(L, 1);
     lua_settop(L, 1);
     return 1;
   }
   if(!lua_isstring(L, 1) && !luaL_callmeta(L, 1, "__tostring"))
     lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
   luaL_traceback(L, L, lua_tostring(L, -1), 1);
+  return 1;
+}
+
+/* [-1, +1] tostring(error object), called protected by report(). */
+static int error_tostring(lua_State *L)
+{
+  luaL_tolstring(L, 1, NULL);
   return 1;
 }
 
@@ -70,10 +79,21 @@ static void report(lua_State *L)
 
   fflush(stdout); /* keep what the script printed before its error */
   if(lua_type(L, -1) == LUA_TTABLE) {
-    msg = luaL_tolstring(L, -1, NULL);
-    fprintf(stderr, "%s: %s\n", progname, msg);
+    /* an error object's __tostring may itself fail: still report both */
+    lua_pushcfunction(L, error_tostring);
+    lua_pushvalue(L, -2);
+    if(lua_pcall(L, 1, 1, 0) != LUA_OK) {
+      msg = lua_tostring(L, -1);
+      lua_pushfstring(L,
+                      "(error object is a table value; its __tostring "
+                      "failed: %s)",
+                      msg ? msg : "(no message)");
+      lua_remove(L, -2);
+    }
+    fprintf(stderr, "%s: %s\n", progname, lua_tostring(L, -1));
     lua_pop(L, 1);
-    if(lua_getfield(L, -1, "traceback") == LUA_TSTRING)
+    lua_pushliteral(L, "traceback");
+    if(lua_rawget(L, -2) == LUA_TSTRING)
       fprintf(stderr, "%s\n", lua_tostring(L, -1));
     lua_pop(L, 1);
   } else {

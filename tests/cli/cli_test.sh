@@ -56,6 +56,37 @@ check "error objects print through __tostring" $([ "$rc" = 1 ] && [[ "$err" == "
 run "$KUBELUA" -e 'error({})'
 check "a table error without __tostring still prints" $([ "$rc" = 1 ] && [[ "$err" == "kubelua: table: "* ]]; echo $?)
 
+run "$KUBELUA" -e 'local function f() error(setmetatable({}, {__tostring = function() return "E!" end})) end f()'
+check "an error object's report has its traceback" $([ "$rc" = 1 ] && [[ "$err" == "kubelua: E!"$'\n'"stack traceback:"*"in local 'f'"* ]]; echo $?)
+
+run "$KUBELUA" -e 'error(setmetatable({}, {__newindex = function() error("read-only") end, __tostring = function() return "RO" end}))'
+check "a read-only error object keeps its message and traceback" $([ "$rc" = 1 ] && [[ "$err" == "kubelua: RO"$'\n'"stack traceback:"* ]] && [[ "$err" != *read-only* ]]; echo $?)
+
+run "$KUBELUA" -e 'error(setmetatable({}, {__tostring = function() error("bad tostring") end}))'
+check "an error object whose __tostring fails is still reported" $([ "$rc" = 1 ] && [[ "$err" == "kubelua: (error object is a table value; its __tostring failed: (command line):1: bad tostring)"$'\n'"stack traceback:"* ]]; echo $?)
+
+run "$KUBELUA" -e 'error()'
+check "error(nil) is reported" $([ "$rc" = 1 ] && [[ "$err" == "kubelua: (error object is a nil value)"* ]]; echo $?)
+
+printf 'local x = 1\nerror("from stdin")\n' >"$tmp/err.lua"
+run "$KUBELUA" - <"$tmp/err.lua"
+check "an error in a script read from stdin names stdin:LINE" $([ "$rc" = 1 ] && [[ "$err" == "kubelua: stdin:2: from stdin"* ]]; echo $?)
+
+"$KUBELUA" -e 'io.write("partial") os.exit(3)' >"$tmp/out" 2>&1; rc=$?
+check "os.exit(n) flushes unterminated output to a pipe" $([ "$rc" = 3 ] && [ "$(cat "$tmp/out")" = partial ]; echo $?)
+
+run "$KUBELUA" -e 'io.stdout:setvbuf("full") io.write("kept") os.exit(true, true)'
+check "os.exit(true, true) closes the state, flushes, exits 0" $([ "$rc" = 0 ] && [ "$out" = kept ]; echo $?)
+
+"$KUBELUA" -e 'io.write("busy\n") io.stdout:flush() while true do end' >"$tmp/out" 2>"$tmp/err" &
+pid=$!
+for _ in $(seq 300); do [ -s "$tmp/out" ] && break; sleep 0.1; done # the chunk runs
+kill -INT "$pid"
+for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+kill -KILL "$pid" 2>/dev/null # never hang the suite
+wait "$pid"; rc=$?
+check "SIGINT stops a busy loop: interrupted!, traceback, exit 1" $([ "$rc" = 1 ] && [[ "$(cat "$tmp/err")" == "kubelua: interrupted!"$'\n'"stack traceback:"* ]]; echo $?)
+
 run "$KUBELUA" -e 'os.exit(7)'
 check "os.exit(n) is honoured" $([ "$rc" = 7 ]; echo $?)
 
@@ -124,6 +155,9 @@ if command -v script >/dev/null; then
   out=$(script -qec "$KUBELUA" /dev/null <"$tmp/repl_in" 2>&1 | tr -d '\r')
   check "REPL on a TTY evaluates expressions" $([[ "$out" == *42* ]]; echo $?)
   check "REPL continues unfinished statements" $([[ "$out" == *">> "* ]] && [[ "$out" == *$'\n'1* ]]; echo $?)
+  printf 'error("boom")\nx = 5\nx * 2\n' >"$tmp/repl_in"
+  out=$(script -qec "$KUBELUA" /dev/null <"$tmp/repl_in" 2>&1 | tr -d '\r')
+  check "REPL reports an error and goes on" $([[ "$out" == *"kubelua: stdin:1: boom"*"> 10"* ]]; echo $?)
 fi
 
 echo "$pass passed, $fail failed"
