@@ -42,6 +42,13 @@ local function identity(as)
   if type(as) ~= "table" then
     return nil, errors.usage("can_i: as must be a user name or a table, got " .. type(as))
   end
+  local imp = {}
+  for k, v in pairs(as) do
+    if k ~= "serviceaccount" then imp[k] = v end
+  end
+  if as.serviceaccount ~= nil then imp.user = imp.user or "x" end
+  local ierr = client.check_impersonation(imp, "can_i: as")
+  if ierr then return nil, ierr end
   if as.serviceaccount ~= nil then
     local ns, name = tostring(as.serviceaccount):match("^([^/]+)/([^/]+)$")
     if not ns then
@@ -246,9 +253,6 @@ function Client:token_request(namespace, sa, opts)
   if not o then return nil, oerr end
   local ok, cerr = check_ns_name("token_request", namespace, sa)
   if not ok then return nil, cerr end
-  if o.expiration_seconds ~= nil and math.type(o.expiration_seconds) ~= "integer" then
-    return nil, errors.usage("token_request: expiration_seconds must be an integer")
-  end
   local resp, err = self:request{ method = "POST",
     path = ("/api/v1/namespaces/%s/serviceaccounts/%s/token"):format(
       client.escape_segment(namespace), client.escape_segment(sa)),

@@ -219,6 +219,31 @@ function M.connect(opts)
       return nil, errors.usage(("connect: unknown option %q"):format(tostring(k)))
     end
   end
+  -- the kubeconfig overrides' types, checked here so that a wrong one is
+  -- an error naming connect (config.load raises on them)
+  local config = require "kubelua.config"
+  local names = {}
+  for k in pairs(load) do names[#names + 1] = k end
+  table.sort(names)
+  for _, k in ipairs(names) do
+    local v, want = load[k], config.OPTION_TYPES[k]
+    local bad = type(v) ~= want
+    if not bad and k == "as_groups" then bad = not M.is_string_list(v) end
+    if not bad and k == "as_user_extra" then
+      for ek, ev in pairs(v) do
+        if type(ek) ~= "string" or not (type(ev) == "string" or M.is_string_list(ev)) then
+          bad = true
+        end
+      end
+    end
+    if bad then
+      local words = { as_groups = "a list of strings",
+        as_user_extra = "a table of name = string or list of strings",
+        boolean = "a boolean", string = "a string" }
+      return nil, errors.usage(("connect: %s must be %s, got %s"):format(k,
+        words[k] or words[want], type(v)))
+    end
+  end
   local ok, err = check_number("verbose", opts.verbose, 0, 10)
   if ok then ok, err = check_number("timeout", opts.timeout, 0) end
   if ok then ok, err = check_number("connect_timeout", opts.connect_timeout, 0) end
@@ -239,7 +264,6 @@ function M.connect(opts)
     end
   end
 
-  local config = require "kubelua.config"
   local okl, cfg, cerr = pcall(config.load, load)
   if not okl then
     return nil, errors.config("cannot load the kubeconfig: " .. tostring(cfg))
@@ -316,6 +340,55 @@ local function header_token(name)
   return (tostring(name):lower():gsub("[^%w!#$&'*+%-.^_`|~]", function(ch)
     return ("%%%02X"):format(ch:byte())
   end))
+end
+
+--- True for a sequence of strings ({} included).
+function M.is_string_list(v)
+  if type(v) ~= "table" then return false end
+  local n = 0
+  for _ in pairs(v) do n = n + 1 end
+  if n ~= #v then return false end
+  for _, x in ipairs(v) do
+    if type(x) ~= "string" then return false end
+  end
+  return true
+end
+
+--- Checks an impersonation table { user, groups, uid, extra } given by a
+--- caller; `what` names it in the message. Returns nil, or a usage error.
+function M.check_impersonation(imp, what)
+  if type(imp) ~= "table" then
+    return errors.usage(("%s must be a table { user, groups, uid, extra }, got %s")
+      :format(what, type(imp)))
+  end
+  local names = {}
+  for k in pairs(imp) do names[#names + 1] = tostring(k) end
+  table.sort(names)
+  for _, k in ipairs(names) do
+    local v = imp[k]
+    local ok
+    if k == "user" or k == "uid" then
+      ok = type(v) == "string" and v ~= ""
+    elseif k == "groups" then
+      ok = M.is_string_list(v)
+    elseif k == "extra" then
+      ok = type(v) == "table"
+      for ek, ev in pairs(type(v) == "table" and v or {}) do
+        if type(ek) ~= "string" or not (type(ev) == "string" or M.is_string_list(ev)) then
+          ok = false
+        end
+      end
+    else
+      return errors.usage(("%s: unknown field %q (user, groups, uid, extra)"):format(what, k))
+    end
+    if not ok then
+      local want = ({ user = "a non-empty string", uid = "a non-empty string",
+        groups = "a list of strings",
+        extra = "a table of name = string or list of strings" })[k]
+      return errors.usage(("%s.%s must be %s"):format(what, k, want))
+    end
+  end
+  return nil
 end
 
 --- Impersonation headers for { user, groups, uid, extra }.
@@ -430,7 +503,21 @@ function Client:_build(opts)
     Accept = opts.accept or "application/json",
   }
   if content_type then headers["Content-Type"] = content_type end
+  for _, k in ipairs({ "accept", "content_type" }) do
+    if opts[k] ~= nil and type(opts[k]) ~= "string" then
+      return nil, errors.usage(("request: %s must be a string, got %s"):format(k, type(opts[k])))
+    end
+  end
+  local timeout = opts.timeout
+  if timeout ~= nil and (type(timeout) ~= "number" or timeout ~= timeout or timeout < 0) then
+    return nil, errors.usage(("request: timeout must be a number of seconds >= 0, got %s")
+      :format(type(timeout) == "number" and tostring(timeout) or type(timeout)))
+  end
   local imp = opts.impersonate
+  if imp ~= nil and imp ~= false then
+    local ierr = M.check_impersonation(imp, "request: impersonate")
+    if ierr then return nil, ierr end
+  end
   if imp == nil then imp = self.config.impersonate end
   if imp then
     local _, ierr = M.impersonation_headers(imp, headers)

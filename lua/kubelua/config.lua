@@ -350,12 +350,14 @@ local function nonempty(v)
   return v
 end
 
-local OPTION_TYPES = {
+local OPTION_TYPES = { -- also checked by kubelua.client.connect
   kubeconfig = "string", context = "string", cluster = "string", user = "string",
   namespace = "string", server = "string", token = "string",
   certificate_authority = "string", insecure_skip_tls_verify = "boolean",
   as = "string", as_groups = "table", as_uid = "string", as_user_extra = "table",
 }
+
+M.OPTION_TYPES = OPTION_TYPES
 
 local function check_opts(opts)
   if opts == nil then return {} end

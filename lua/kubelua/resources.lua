@@ -26,15 +26,53 @@ local function qname(s)
 end
 M.qname = qname
 
---- opts (nil or a table holding only `allowed` keys) -> opts | nil, usage err
+local is_string_list = client.is_string_list
+
+-- The type of every option of the client's methods, by name (a name means
+-- the same thing wherever it appears). Flags (dry_run, force, wait, ...)
+-- are truthy or not and are not listed. A wrong type is a usage error
+-- here rather than a raise in libcurl or a 400 from the server.
+local option_types = {
+  namespace = "string", name = "string", uid = "string", group = "string",
+  subresource = "string", label_selector = "string", field_selector = "string",
+  resource_version = "string", field_manager = "string", propagation_policy = "string",
+  type = "string", secret_name = "string",
+  timeout = "seconds", server_timeout = "seconds",
+  limit = "integer", grace_period_seconds = "integer", expiration_seconds = "integer",
+  audiences = "strings", bound_object_ref = "table", until_ = "function",
+}
+local type_words = {
+  string = "a string", seconds = "a number of seconds >= 0", integer = "an integer",
+  strings = "a list of strings", table = "a table", ["function"] = "a function",
+}
+
+local function type_ok(want, v)
+  if want == "seconds" then return type(v) == "number" and v == v and v >= 0 end
+  if want == "integer" then return math.type(v) == "integer" end
+  if want == "strings" then return is_string_list(v) end
+  return type(v) == want
+end
+
+--- opts (nil or a table holding only `allowed` keys, each of its type)
+--- -> opts | nil, usage err
 local function check_opts(fname, opts, allowed)
   if opts == nil then return {} end
   if type(opts) ~= "table" then
     return nil, errors.usage(("%s: options must be a table, got %s"):format(fname, type(opts)))
   end
+  local keys = {}
   for k in pairs(opts) do
     if not allowed[k] then
       return nil, errors.usage(("%s: unknown option %q"):format(fname, tostring(k)))
+    end
+    keys[#keys + 1] = k
+  end
+  table.sort(keys)
+  for _, k in ipairs(keys) do
+    local want, v = option_types[k], opts[k]
+    if want and not type_ok(want, v) then
+      return nil, errors.usage(("%s: %s must be %s, got %s"):format(fname, k, type_words[want],
+        type(v) == "number" and tostring(v) or type(v)))
     end
   end
   return opts
@@ -621,13 +659,7 @@ function Client:wait(api_version, kind, name, opts)
   if not o then return nil, oerr end
   local ok, nerr = check_name("wait", name)
   if not ok then return nil, nerr end
-  if o.until_ ~= nil and type(o.until_) ~= "function" then
-    return nil, errors.usage("wait: until_ must be a function, got " .. type(o.until_))
-  end
-  local timeout = o.timeout or 60
-  if type(timeout) ~= "number" or timeout < 0 then
-    return nil, errors.usage("wait: timeout must be a number of seconds, got " .. tostring(timeout))
-  end
+  local timeout = o.timeout or 60 -- types checked by check_opts
   local info, ns = target(self, api_version, kind, o.namespace)
   if not info then return nil, ns end
   local deadline = client.now() + timeout

@@ -154,7 +154,7 @@ t.test("token_request: a bound token that authenticates as the SA", function()
       .. "value: 60: may not specify a duration less than 10 minutes" },
     { { "", SA }, 'error: token_request: namespace must be a non-empty string, got ""' },
     { { NS, SA, { expiration_seconds = 1.5 } },
-      "error: token_request: expiration_seconds must be an integer" },
+      "error: token_request: expiration_seconds must be an integer, got 1.5" },
     { { NS, SA, { audience = "x" } }, 'error: token_request: unknown option "audience"' },
   }
   for _, case in ipairs(cases) do

@@ -337,3 +337,16 @@ printf '"status":{"token":"%%s","expirationTimestamp":"%%s"}}' "$(cat '%s')" "$e
     t.eq(n, 2, "run again after expirationTimestamp: " .. api)
   end
 end)
+
+t.test("the context's namespace is the client's default namespace", function()
+  local c = assert(k8s.connect{ kubeconfig = h.kubeconfig_with({ token = h.admin_token }, nil,
+    { namespace = "kube-system" }) })
+  t.eq(c.namespace, "kube-system")
+  local name = h.name("ctx-ns")
+  local cm = assert(c:create({ apiVersion = "v1", kind = "ConfigMap", metadata = { name = name } }))
+  t.eq(cm.metadata.namespace, "kube-system")
+  t.eq(assert(c:get("v1", "ConfigMap", name)).metadata.namespace, "kube-system")
+  local _, nf = admin:get("v1", "ConfigMap", name) -- admin's context: default
+  t.ok(k8s.errors.is(nf, "NotFound"), "not in default")
+  assert(c:delete("v1", "ConfigMap", name))
+end)

@@ -45,7 +45,7 @@ t.test("get: object with kind; errors keep the server's words", function()
     { { "v1", "", "x" }, 'error: kind must be a non-empty string, got ""' },
     { { "v1", "Secret", "" }, 'error: get: name must be a non-empty string, got ""' },
     { { "v1", "Secret", "x", { namespaec = "y" } }, 'error: get: unknown option "namespaec"' },
-    { { "v1", "Secret", "x", { namespace = 5 } }, "error: namespace must be a string, got number" },
+    { { "v1", "Secret", "x", { namespace = 5 } }, "error: get: namespace must be a string, got 5" },
   }
   for _, case in ipairs(cases) do
     local obj, err = c:get(table.unpack(case[1], 1, 4))
@@ -446,4 +446,79 @@ t.test("dry_run on every write: dryRun=All on the wire, nothing changes", functi
   t.eq(now.data, { k = "v" })
   t.eq(now.metadata.resourceVersion, orig.metadata.resourceVersion)
   t.eq(now.metadata.uid, orig.metadata.uid)
+end)
+
+t.test("options of the wrong type: nil and a usage error naming the option, never a raise",
+function()
+  local cmo = { apiVersion = "v1", kind = "ConfigMap", metadata = { name = "typed" } }
+  local cb = function() end
+  local cases = {
+    { function() return c:get("v1", "Secret", "x", { timeout = "5" }) end,
+      "get: timeout must be a number of seconds >= 0, got string" },
+    { function() return c:list("v1", "Secret", { label_selector = 5 }) end,
+      "list: label_selector must be a string, got 5" },
+    { function() return c:list("v1", "Secret", { field_selector = {} }) end,
+      "list: field_selector must be a string, got table" },
+    { function() return c:list("v1", "Secret", { limit = "x" }) end,
+      "list: limit must be an integer, got string" },
+    { function() return c:create(cmo, { field_manager = 5 }) end,
+      "create: field_manager must be a string, got 5" },
+    { function() return c:replace(cmo, { namespace = 5 }) end,
+      "replace: namespace must be a string, got 5" },
+    { function() return c:patch("v1", "ConfigMap", "x", {}, { subresource = 5 }) end,
+      "patch: subresource must be a string, got 5" },
+    { function() return c:apply(cmo, { timeout = -1 }) end,
+      "apply: timeout must be a number of seconds >= 0, got -1" },
+    { function() return c:delete("v1", "ConfigMap", "x", { grace_period_seconds = "0" }) end,
+      "delete: grace_period_seconds must be an integer, got string" },
+    { function() return c:delete("v1", "ConfigMap", "x", { wait = true, timeout = "x" }) end,
+      "delete: timeout must be a number of seconds >= 0, got string" },
+    { function() return c:watch("v1", "ConfigMap", { timeout = "1" }, cb) end,
+      "watch: timeout must be a number of seconds >= 0, got string" },
+    { function() return c:watch("v1", "ConfigMap", { name = 5 }, cb) end,
+      "watch: name must be a string, got 5" },
+    { function() return c:wait("v1", "ConfigMap", "x", { uid = 5 }) end,
+      "wait: uid must be a string, got 5" },
+    { function() return c:can_i("get", "pods", { group = 5 }) end,
+      "can_i: group must be a string, got 5" },
+    { function() return c:can_i("get", "pods", { as = { user = "x", groups = "g" } }) end,
+      "can_i: as.groups must be a list of strings" },
+    { function() return c:can_i("get", "pods", { as = { usr = "x" } }) end,
+      'can_i: as: unknown field "usr" (user, groups, uid, extra)' },
+    { function() return c:token_review("abcdefgh", { audiences = "api" }) end,
+      "token_review: audiences must be a list of strings, got string" },
+    { function() return c:token_request("default", "default", { audiences = { 1 } }) end,
+      "token_request: audiences must be a list of strings, got table" },
+    { function() return c:service_account_token("default", "default", { secret_name = 5 }) end,
+      "service_account_token: secret_name must be a string, got 5" },
+    { function() return c:request{ path = "/version", timeout = "5" } end,
+      "request: timeout must be a number of seconds >= 0, got string" },
+    { function() return c:request{ path = "/version", accept = 5 } end,
+      "request: accept must be a string, got number" },
+    { function() return c:request{ path = "/version", impersonate = "bob" } end,
+      "request: impersonate must be a table { user, groups, uid, extra }, got string" },
+    { function() return c:request{ path = "/version", impersonate = { user = "bob", uid = 7 } } end,
+      "request: impersonate.uid must be a non-empty string" },
+    { function() return k8s.connect{ namespace = 5 } end,
+      "connect: namespace must be a string, got number" },
+    { function() return k8s.connect{ as = "x", as_groups = "devs" } end,
+      "connect: as_groups must be a list of strings, got string" },
+    { function() return k8s.connect{ as = "x", as_user_extra = { scopes = 5 } } end,
+      "connect: as_user_extra must be a table of name = string or list of strings, got table" },
+    { function() return k8s.connect{ insecure_skip_tls_verify = "yes" } end,
+      "connect: insecure_skip_tls_verify must be a boolean, got string" },
+  }
+  local mark = h.mark()
+  for i, case in ipairs(cases) do
+    local ok, v, err = pcall(case[1])
+    t.ok(ok, ("case %d raised: %s"):format(i, tostring(v)))
+    t.eq(v, nil, "case " .. i)
+    t.eq(err.kind, "usage", case[2])
+    t.eq(tostring(err), "error: " .. case[2])
+  end
+  for _, r in ipairs(h.requests(mark)) do -- discovery only
+    local discovery = r.path == "/api/v1" or r.path == "/apis"
+      or r.path:match("^/apis/[^/]+/[^/]+$")
+    t.ok(discovery, "a request was sent: " .. r.method .. " " .. r.path)
+  end
 end)
