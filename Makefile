@@ -25,7 +25,7 @@ sanitize: deps
 
 # The main job: the tutorial on a local kubesim, then a 401 explained.
 demo: build
-	tools/demo
+	KUBELUA=$(BUILD)/kubelua tools/demo
 
 bench: build
 	tests/bench/run
