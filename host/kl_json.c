@@ -28,7 +28,10 @@
  *   held on the Lua stack while it is written, which limits one object to
  *   about 450,000 keys (an error beyond). Integers print exactly; floats
  *   print the shortest digits that read back to the same double, laid out
- *   as Go's encoding/json does (1000, 0.1, 1e+21, 1e-7). '/' is not escaped;
+ *   as Go's encoding/json does (1000, 0.1, 1e+21, 1e-7), except that an
+ *   integral float from 2^53 to 2^63 prints its exact digits, which decode
+ *   reads back as an equal integer (Go's zero padding would change the
+ *   value: 184488547758052448.0 is not 184488547758052450). '/' is not escaped;
  *   '"', '\\' and control characters are; other bytes pass through.
  *   Unencodable values raise an error naming the path, e.g.
  *   "$.spec.ports[2].x" (array indexes 1-based, as in Lua).
@@ -886,6 +889,13 @@ static size_t format_double(char *out, double x)
     *o++ = '0';
     return (size_t)(o - out);
   }
+  /* An integral float from 2^53 up to 2^63 reads back as a Lua integer,
+   * so its digits must be exact: Go's shortest form pads with zeros that
+   * would read back as another integer (184488547758052448.0 prints as
+   * "184488547758052450"). Any float reader still gets the same double. */
+  if(fabs(x) >= 9007199254740992.0 && fabs(x) < 9223372036854775808.0 &&
+     x == floor(x))
+    return (size_t)snprintf(out, 40, "%.0f", x);
   /* A normal double with a representation of 15 digits or fewer prints as
    * that representation (plus zeros) at 15 digits; subnormals have fewer
    * significant bits, so search them from 1 digit up. */
