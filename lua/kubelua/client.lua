@@ -428,6 +428,12 @@ function Client:_credentials()
     if name:lower() == "authorization" and type(v) == "string" then
       log.add_secret((v:gsub("^%a+%s+", "")))
     end
+    -- a token with a line break would be a header injection (and libcurl's
+    -- binding raises on it): an error that describes, never shows, it
+    if tostring(v):find("[\r\n%z]") then
+      return nil, errors.config(("the credential (%s) holds a line break or NUL byte and cannot "
+        .. "be sent"):format(creds.describe and creds:describe() or "?"))
+    end
   end
   local tls = creds.tls and creds:tls() or nil
   if tls and tls.key_data then log.add_secret(tls.key_data) end

@@ -764,6 +764,18 @@ local function build(merged, files, opts)
       return fail(ufile, ep .. "interactiveMode",
         ('invalid interactiveMode "%s" (want Never, IfAvailable or Always)'):format(mode))
     end
+    -- the plugin runs through /bin/sh, whose words cannot hold a NUL
+    if e.command:find("%z") then return fail(ufile, ep .. "command", "holds a NUL byte") end
+    for i, a in ipairs(e.args) do
+      if a:find("%z") then
+        return fail(ufile, ("%sargs[%d]"):format(ep, i - 1), "holds a NUL byte")
+      end
+    end
+    for _, kv in ipairs(e.env) do
+      if (kv.name .. kv.value):find("%z") then
+        return fail(ufile, kv.path, "holds a NUL byte")
+      end
+    end
     local command = e.command
     if command:find("/", 1, true) then command = resolve(udir, command) end
     local env = {}

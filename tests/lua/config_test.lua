@@ -418,6 +418,8 @@ local PARSE = {
   { "current-context-list", "current-context: expected a string, got a sequence" },
   { "two-docs", "yaml: expected a single document, found 2" },
   { "extra-string", "users[0].user.as-user-extra.scopes: expected a sequence, got a string" },
+  { "exec-nul-arg", "users[0].user.exec.args[1]: holds a NUL byte" },
+  { "exec-nul-env", "users[0].user.exec.env[1]: holds a NUL byte" },
 }
 for _, row in ipairs(PARSE) do
   local f = FIX .. "/parse/" .. row[1] .. ".yaml"

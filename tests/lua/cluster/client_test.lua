@@ -114,6 +114,27 @@ printf '"status":{"token":"%%s"}}' "$tok"
   t.eq(statuses[#statuses], 200)
 end)
 
+t.test("a credential with a line break is an error that never shows it, not a raise", function()
+  local cases = {
+    { { token = h.admin_token .. "\r\nX-Injected: 1" }, "bearer token from kubeconfig" },
+    { { token = "nul\0token-value" }, "bearer token from kubeconfig" },
+  }
+  local tf = h.write(h.dir .. "/" .. h.name("tokenfile"), "line-one-secret\nline-two-secret\n")
+  cases[#cases + 1] = { { tokenFile = tf },
+    ("bearer token from file %s (re-read as it rotates)"):format(tf) }
+  for _, case in ipairs(cases) do
+    local c = assert(k8s.connect{ kubeconfig = h.kubeconfig_with(case[1]) })
+    local mark = h.mark()
+    local ok, r, err = pcall(c.get, c, "v1", "Namespace", "default")
+    t.ok(ok, tostring(r))
+    t.eq(r, nil)
+    t.eq(err.kind, "config")
+    t.eq(tostring(err), ("error: the credential (%s) holds a line break or NUL byte and cannot "
+      .. "be sent"):format(case[2]))
+    t.eq(#h.requests(mark), 0, "nothing sent")
+  end
+end)
+
 t.test("impersonation: user, several groups (one header each), uid", function()
   local c = assert(k8s.connect{ as = "jane", as_groups = { "devs", "ops" }, as_uid = "u-1" })
   local me = assert(c:whoami())
