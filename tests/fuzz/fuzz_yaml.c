@@ -1,0 +1,45 @@
+/* libFuzzer target: kubelua.yaml on arbitrary bytes (see fuzz.h). decode
+ * and decode_all must agree; a decoded stream must encode, decode to the
+ * same documents, encode to the same text again, and survive a trip through
+ * JSON (where JSON can hold it: not NaN or infinity); bad input must give
+ * nil, "yaml: ..." and never an error raised. */
+static const char fuzz_property[] =
+    "local data, json, yaml, _, same = ...\n"
+    "local docs, err = yaml.decode_all(data)\n"
+    "local one, err1 = yaml.decode(data)\n"
+    "if docs == nil then\n"
+    "  assert(type(err) == 'string' and err:match('^yaml: '), "
+    "'bad error: ' .. tostring(err))\n"
+    "  assert(one == nil and err1 == err, 'decode and decode_all disagree')\n"
+    "  return\n"
+    "end\n"
+    "if #docs == 0 then\n"
+    "  assert(one == json.null, 'an empty stream decodes to json.null')\n"
+    "elseif #docs == 1 then\n"
+    "  assert(same(one, docs[1]), 'decode and decode_all disagree')\n"
+    "else\n"
+    "  assert(one == nil and err1:match('use decode_all$'), tostring(err1))\n"
+    "end\n"
+    "local text = yaml.encode_all(docs)\n"
+    "local docs2, err2 = yaml.decode_all(text)\n"
+    "assert(docs2, 'decode_all(encode_all(docs)): ' .. tostring(err2) .. "
+    "'\\n' .. text)\n"
+    "local ok, where = same(docs, docs2)\n"
+    "assert(ok, 'yaml round trip: ' .. tostring(where) .. '\\n' .. text)\n"
+    "assert(yaml.encode_all(docs2) == text, 'encode is not a fixpoint')\n"
+    "for _, d in ipairs(docs) do\n"
+    "  local jok, s = pcall(json.encode, d)\n"
+    "  if jok then\n"
+    "    local back, jerr = json.decode(s)\n"
+    "    assert(back ~= nil, 'json.decode(json.encode(doc)): ' .. "
+    "tostring(jerr))\n"
+    "    ok, where = same(d, back)\n"
+    "    assert(ok, 'yaml -> json -> lua: ' .. tostring(where))\n"
+    "  else\n"
+    "    assert(s:match('cannot encode NaN') or s:match('cannot encode "
+    "%-?inf'),"
+    " s)\n"
+    "  end\n"
+    "end\n";
+
+#include "fuzz.h"
