@@ -67,6 +67,15 @@ t.test("discovery: cached per client, refreshed once on a miss", function()
     if r.path == "/apis/rbac.authorization.k8s.io/v1" then fetches = fetches + 1 end
   end
   t.eq(fetches, 2) -- first use, then one refresh for the miss
+  -- invalidate forgets the cache: the next use fetches again
+  k8s.discovery.invalidate(c2)
+  local mark2 = h.mark()
+  assert(c2:get("rbac.authorization.k8s.io/v1", "ClusterRole", "admin"))
+  local refetched = 0
+  for _, r in ipairs(h.requests(mark2)) do
+    if r.path == "/apis/rbac.authorization.k8s.io/v1" then refetched = refetched + 1 end
+  end
+  t.eq(refetched, 1)
   local info = assert(k8s.discovery.resolve(c2, "apps/v1", "Deployment"))
   t.eq({ info.name, info.group, info.version, info.namespaced },
     { "deployments", "apps", "v1", true })
