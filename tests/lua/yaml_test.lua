@@ -297,6 +297,8 @@ local error_rows = {
   { "0e5: a\nx: 1\n0: b\n0.0: c",
     'yaml: line 3, column 1: mapping key "0" already defined at line 1' },
   { "!!int 0x10: a\n16: b", 'yaml: line 2, column 1: mapping key "16" already defined at line 1' },
+  -- a first definition by an alias key is not located again: no line
+  { "a: &k key\nm: {*k : 1, key: 2}", 'yaml: line 2, column 13: mapping key "key" already defined' },
   { "18446744073709551615: x",
     "yaml: line 1, column 1: unsupported map key of type uint64: 18446744073709551615" },
   { "m: {0x8000000000000000: x}",
@@ -608,6 +610,9 @@ t.test("encode raises on values YAML cannot hold", function()
   for _ = 1, 1000 do cur.x = {}; cur = cur.x end
   t.raises("yaml.encode: nesting deeper than 1000", yaml.encode, deep)
   t.raises("yaml.encode: cannot encode a value of type function", yaml.encode_all, { print })
+  local many = {}
+  for i = 1, 100001 do many[i] = i end
+  t.raises("yaml.encode_all: too many documents", yaml.encode_all, many)
   -- a table shared by two fields is not a cycle
   local shared = arr(1, 2)
   t.eq(yaml.encode({ a = shared, b = shared }), "a:\n- 1\n- 2\nb:\n- 1\n- 2\n")
