@@ -108,10 +108,7 @@ function Client:can_i(verb, resource, opts)
   if resource:sub(1, 1) == "/" then
     spec.nonResourceAttributes = { path = resource, verb = verb }
   else
-    local res, group, sub = discovery.parse_resource(resource)
-    if not res then
-      return nil, errors.usage("can_i: cannot parse resource " .. qs(resource))
-    end
+    local res, group, sub = discovery.parse_resource(resource) -- non-empty: never nil
     group = o.group or group
     sub = o.subresource or sub
     local ns = o.namespace or self.namespace

@@ -1,0 +1,253 @@
+-- The client against a scripted transport: the answers no well-behaved API
+-- server (so not kubesim) gives, and the retry decisions, made exact.
+-- kubelua.async is replaced before the client loads, so every request the
+-- client sends lands in `route` below and nothing touches the network.
+local t = require "testlib"
+local json = require "kubelua.json"
+local base64 = require "kubelua.base64"
+
+local sent = {}      -- every request: { method, path, query, headers, body }
+local routes = {}    -- "METHOD /path" -> list of answers (the last one repeats)
+local clock = 0
+local slept = {}
+
+local function answer(status, body, headers)
+  local h = { ["content-type"] = type(body) == "table" and "application/json" or "text/plain" }
+  for k, v in pairs(headers or {}) do h[k] = v end
+  return { status = status, headers = h, body = type(body) == "table" and json.encode(body)
+    or body or "" }
+end
+
+local function route(opts)
+  local path, query = opts.url:match("^https?://[^/]+(/[^?]*)%??(.*)$")
+  sent[#sent + 1] = { method = opts.method, path = path, query = query, headers = opts.headers,
+    body = opts.body }
+  local list = routes[opts.method .. " " .. path]
+  if not list then return answer(404, { kind = "Status", code = 404, reason = "NotFound",
+    message = "no route " .. path }) end
+  local a = #list > 1 and table.remove(list, 1) or list[1]
+  if type(a) == "function" then return a(opts) end
+  if a.transport then return nil, a.transport end
+  return a
+end
+
+package.loaded["kubelua.async"] = {
+  request = route,
+  stream = function(opts, on_data)
+    local resp, err = route(opts)
+    if resp and resp.body ~= "" then on_data(resp.body, resp) end
+    return resp, err
+  end,
+  now = function() return clock end,
+  sleep = function(s) slept[#slept + 1] = s clock = clock + s end,
+}
+
+local k8s = require "kubelua"
+local errors = k8s.errors
+
+local function reset(r)
+  sent, slept, routes = {}, {}, r or {}
+end
+
+local function client(opts)
+  local o = { server = "https://api.test:6443", token = "fake-token-value",
+    insecure_skip_tls_verify = true, retries = { max = 3, base = 0.1, cap = 1 } }
+  for k, v in pairs(opts or {}) do o[k] = v end
+  return assert(k8s.connect(o))
+end
+
+local CORE = answer(200, { kind = "APIResourceList", groupVersion = "v1", resources = json.array{
+  { name = "configmaps", kind = "ConfigMap", namespaced = true },
+  { name = "secrets", kind = "Secret", namespaced = true },
+  { name = "serviceaccounts", kind = "ServiceAccount", namespaced = true },
+} })
+
+-- the warning about insecure-skip-tls-verify goes to stderr once; keep it out
+local log = require "kubelua.log"
+log.out = { write = function(self) return self end, flush = function() end }
+
+t.test("answers that are not what an API server sends: BadResponse errors", function()
+  local cases = {
+    { "a 2xx whose JSON does not decode",
+      { ["GET /api/v1"] = { CORE }, ["GET /api/v1/namespaces/default/configmaps/x"] = {
+        answer(200, "{not json", { ["content-type"] = "application/json" }) } },
+      function(c) return c:get("v1", "ConfigMap", "x") end,
+      "^Error from server %(BadResponse%): cannot decode the server's JSON response: " },
+    { "a 2xx that is not JSON",
+      { ["GET /api/v1"] = { CORE },
+        ["GET /api/v1/namespaces/default/configmaps/x"] = { answer(200, "hello") } },
+      function(c) return c:get("v1", "ConfigMap", "x") end,
+      "^Error from server %(BadResponse%): the server answered 200 to configmaps without a "
+        .. "JSON object$" },
+    { "discovery that is not an APIResourceList",
+      { ["GET /apis/example.com/v1"] = { answer(200, "<html>") } },
+      function(c) return c:get("example.com/v1", "Widget", "w") end,
+      "^Error from server %(BadResponse%): discovery of /apis/example.com/v1 returned no "
+        .. "APIResourceList$" },
+    { "no SelfSubjectReview in any version", {},
+      function(c) return c:whoami() end,
+      "^Error from server %(NotFound%): the selfsubjectreviews API is not enabled in the "
+        .. "cluster$" },
+    { "a TokenRequest answer without a token",
+      { ["POST /api/v1/namespaces/ns/serviceaccounts/sa/token"] = {
+        answer(201, { kind = "TokenRequest", status = {} }) } },
+      function(c) return c:token_request("ns", "sa") end,
+      "^Error from server %(BadResponse%): failed to create token: no token in server "
+        .. "response$" },
+  }
+  for _, case in ipairs(cases) do
+    reset(case[2])
+    local v, err = case[3](client())
+    t.eq(v, nil, case[1])
+    t.eq(err.reason, case[1]:find("any version") and "NotFound" or "BadResponse", case[1])
+    t.ok(tostring(err):find(case[4]), case[1] .. ": " .. tostring(err))
+  end
+end)
+
+t.test("service_account_token: a token or ca.crt that is not base64", function()
+  local sa = { kind = "ServiceAccount", apiVersion = "v1",
+    metadata = { name = "sa", namespace = "ns", uid = "u-1" } }
+  local function secret(data)
+    return { kind = "Secret", apiVersion = "v1", type = "kubernetes.io/service-account-token",
+      metadata = { name = "sa-token", namespace = "ns", resourceVersion = "5", annotations = {
+        ["kubernetes.io/service-account.name"] = "sa",
+        ["kubernetes.io/service-account.uid"] = "u-1" } }, data = data }
+  end
+  local rows = {
+    { { token = "!!!", ["ca.crt"] = base64.encode("ca") }, "data.token" },
+    { { token = base64.encode("tok.en.x"), ["ca.crt"] = "%%%" }, 'data["ca.crt"]' },
+  }
+  for _, row in ipairs(rows) do
+    local s = secret(row[1])
+    reset({
+      ["GET /api/v1"] = { CORE },
+      ["GET /api/v1/namespaces/ns/serviceaccounts/sa"] = { answer(200, sa) },
+      ["GET /api/v1/namespaces/ns/secrets/sa-token"] = { answer(200, s) },
+      ["GET /api/v1/namespaces/ns/secrets"] = { answer(200, { kind = "SecretList",
+        metadata = { resourceVersion = "5" }, items = json.array{ s } }) },
+    })
+    local v, err = client():service_account_token("ns", "sa")
+    t.eq(v, nil)
+    t.eq(err.reason, "BadResponse")
+    t.ok(tostring(err):find(("cannot decode %s of secret ns/sa-token: "):format(row[2]), 1, true),
+      tostring(err))
+  end
+end)
+
+t.test("retries: Retry-After is honoured and capped; each decision is exact", function()
+  local c = client({ retries = { max = 4, base = 0.1, cap = 2 } })
+  reset({ ["GET /api/v1/namespaces"] = {
+    answer(429, { kind = "Status", code = 429, reason = "TooManyRequests", message = "slow" },
+      { ["retry-after"] = "1" }),
+    answer(503, "busy"),
+    { transport = errors.new("transport", "refused", { curl = "COULDNT_CONNECT", code = 7 }) },
+    answer(200, { kind = "NamespaceList", items = json.array{} }),
+  } })
+  local resp = assert(c:request{ path = "/api/v1/namespaces" })
+  t.eq(resp.attempts, 4)
+  t.eq(#slept, 3)
+  t.ok(slept[1] >= 1 and slept[1] <= 1.2, "Retry-After 1 s (+<=20%): " .. slept[1])
+  t.ok(slept[2] >= 0.1 and slept[2] <= 0.2, "backoff 2: " .. slept[2])
+  t.ok(slept[3] >= 0.2 and slept[3] <= 0.4, "backoff 3: " .. slept[3])
+  -- a Retry-After beyond the cap waits the cap
+  reset({ ["GET /x"] = { answer(429, "later", { ["retry-after"] = "60" }), answer(200, {}) } })
+  assert(c:request{ path = "/x" })
+  t.ok(slept[1] >= 2 and slept[1] <= 2.4, "capped: " .. slept[1])
+  -- the limit: max attempts, then the last error, with the count
+  reset({ ["GET /x"] = { answer(503, "busy") } })
+  local _, err = c:request{ path = "/x" }
+  t.eq({ err.code, err.attempts, #sent }, { 503, 4, 4 })
+  -- not retried: 4xx, 501, json-patch after an ambiguous failure, retry = false
+  local no = {
+    { "GET", answer(404, "nope") }, { "GET", answer(501, "no") },
+    { "PATCH", answer(500, "oops"), "application/json-patch+json" },
+  }
+  for _, n in ipairs(no) do
+    reset({ [n[1] .. " /x"] = { n[2] } })
+    c:request{ method = n[1], path = "/x", body = n[3] and "[]" or nil, content_type = n[3] }
+    t.eq(#sent, 1, n[1] .. " " .. n[2].status)
+  end
+  reset({ ["GET /x"] = { answer(503, "busy") } })
+  c:request{ path = "/x", retry = false }
+  t.eq(#sent, 1)
+end)
+
+t.test("retries: a create whose answer was lost is recognised by its creation time", function()
+  local c = client()
+  local obj = { kind = "ConfigMap", apiVersion = "v1", metadata = { name = "cm", namespace =
+    "default", creationTimestamp = "2026-11-28T10:00:00Z", uid = "u-new" } }
+  local exists = answer(409, { kind = "Status", code = 409, reason = "AlreadyExists",
+    message = 'configmaps "cm" already exists' },
+    { date = "Sat, 28 Nov 2026 10:00:01 GMT" })
+  local dropped = { transport = errors.new("transport", "empty reply",
+    { curl = "GOT_NOTHING", code = 52 }) }
+  reset({ ["GET /api/v1"] = { CORE },
+    ["POST /api/v1/namespaces/default/configmaps"] = { dropped, exists },
+    ["GET /api/v1/namespaces/default/configmaps/cm"] = { answer(200, obj) } })
+  local got = assert(c:create({ apiVersion = "v1", kind = "ConfigMap",
+    metadata = { name = "cm" } }))
+  t.eq(got.metadata.uid, "u-new")
+  -- an object created long before our first attempt is someone else's: AlreadyExists stands
+  obj.metadata.creationTimestamp = "2026-11-28T09:00:00Z"
+  reset({ ["GET /api/v1"] = { CORE },
+    ["POST /api/v1/namespaces/default/configmaps"] = { dropped, exists },
+    ["GET /api/v1/namespaces/default/configmaps/cm"] = { answer(200, obj) } })
+  local v, err = c:create({ apiVersion = "v1", kind = "ConfigMap", metadata = { name = "cm" } })
+  t.eq(v, nil)
+  t.eq(tostring(err), 'Error from server (AlreadyExists): configmaps "cm" already exists')
+  t.eq(err.retried_create, true)
+  -- a first AlreadyExists (nothing ambiguous before it) is never looked into
+  reset({ ["GET /api/v1"] = { CORE }, ["POST /api/v1/namespaces/default/configmaps"] = { exists } })
+  local _, e2 = c:create({ apiVersion = "v1", kind = "ConfigMap", metadata = { name = "cm" } })
+  t.eq(e2.retried_create, nil)
+  t.eq(#sent, 1) -- the POST alone (discovery is cached)
+  -- a generateName create is not resent after an ambiguous failure (it would duplicate)
+  reset({ ["GET /api/v1"] = { CORE },
+    ["POST /api/v1/namespaces/default/configmaps"] = { dropped, answer(201, obj) } })
+  local _, e3 = c:create({ apiVersion = "v1", kind = "ConfigMap",
+    metadata = { generateName = "cm-" } })
+  t.eq(e3.curl, "GOT_NOTHING")
+  -- a DELETE whose answer was lost and whose retry meets 404: it was ours
+  reset({ ["GET /api/v1"] = { CORE },
+    ["DELETE /api/v1/namespaces/default/configmaps/cm"] = { dropped, answer(404, "gone") } })
+  local d = assert(c:delete("v1", "ConfigMap", "cm"))
+  t.eq(d.kind, "Status")
+end)
+
+t.test("401: a token file that changed is re-read and the request retried once", function()
+  local path = os.tmpname()
+  local f = assert(io.open(path, "w"))
+  f:write("old-token-value\n")
+  f:close()
+  local kc = os.tmpname()
+  f = assert(io.open(kc, "w"))
+  f:write(json.encode({ ["current-context"] = "c",
+    clusters = json.array{ { name = "c", cluster = { server = "https://api.test:6443",
+      ["insecure-skip-tls-verify"] = true } } },
+    users = json.array{ { name = "u", user = { tokenFile = path } } },
+    contexts = json.array{ { name = "c", context = { cluster = "c", user = "u" } } } }))
+  f:close()
+  local c = assert(k8s.connect{ kubeconfig = kc })
+  reset({ ["GET /x"] = { function()
+    -- the token rotates while the request is in flight
+    local w = assert(io.open(path, "w"))
+    w:write("new-token-value\n")
+    w:close()
+    return answer(401, { kind = "Status", code = 401, reason = "Unauthorized",
+      message = "Unauthorized" })
+  end, answer(200, {}) } })
+  assert(c:request{ path = "/x" })
+  t.eq(#sent, 2)
+  t.eq(sent[1].headers.Authorization, "Bearer old-token-value")
+  t.eq(sent[2].headers.Authorization, "Bearer new-token-value")
+  -- an unchanged file: no retry, the 401 says what was rejected
+  reset({ ["GET /x"] = { answer(401, { kind = "Status", code = 401, reason = "Unauthorized",
+    message = "Unauthorized" }) } })
+  local _, err = c:request{ path = "/x" }
+  t.eq(#sent, 1)
+  t.eq(tostring(err), ("error: You must be logged in to the server (Unauthorized); the server "
+    .. "rejected bearer token from file %s (re-read as it rotates) (scripts/diagnose.lua "
+    .. "explains why)"):format(path))
+  os.remove(path)
+  os.remove(kc)
+end)
