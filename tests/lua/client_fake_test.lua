@@ -251,3 +251,30 @@ t.test("401: a token file that changed is re-read and the request retried once",
   os.remove(path)
   os.remove(kc)
 end)
+
+t.test("watch: an undecodable event and an ERROR event are errors with the server's words",
+function()
+  local c = client()
+  local function stream(body)
+    return function(opts)
+      if opts.url:find("watch=true", 1, true) then
+        return answer(200, body, { ["content-type"] = "application/json" })
+      end
+      return answer(200, { kind = "ConfigMapList", metadata = { resourceVersion = "7" },
+        items = json.array{} })
+    end
+  end
+  local cases = {
+    { "not json\n", "^Error from server %(BadResponse%): cannot decode a watch event: " },
+    { json.encode({ type = "ERROR", object = { kind = "Status", code = 500,
+      reason = "InternalError", message = "etcd is sad" } }) .. "\n",
+      "^Error from server %(InternalError%): etcd is sad$" },
+  }
+  for _, case in ipairs(cases) do
+    reset({ ["GET /api/v1"] = { CORE },
+      ["GET /api/v1/namespaces/default/configmaps"] = { stream(case[1]) } })
+    local ok, err = c:watch("v1", "ConfigMap", { resource_version = "7" }, function() end)
+    t.eq(ok, nil)
+    t.ok(tostring(err):find(case[2]), tostring(err))
+  end
+end)
