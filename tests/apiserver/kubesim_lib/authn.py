@@ -191,9 +191,13 @@ class Authenticator:
 
 def impersonation_requests(headers):
     """Parse Impersonate-* headers: (user, uid, groups, extra) or None when absent."""
+    names = [k for k in headers.keys_lower() if k.startswith("impersonate-")] \
+        if hasattr(headers, "keys_lower") else [k.lower() for k, _ in headers.items() if k.lower().startswith("impersonate-")]
+    if not names:
+        return None
     user = headers.get("Impersonate-User")
     uid = headers.get("Impersonate-Uid")
-    groups = headers.get_all("Impersonate-Group") or []
+    groups = list(headers.get_all("Impersonate-Group") or [])
     extra = {}
     for k, v in headers.items():
         lk = k.lower()
