@@ -298,7 +298,8 @@ local error_rows = {
     'yaml: line 3, column 1: mapping key "0" already defined at line 1' },
   { "!!int 0x10: a\n16: b", 'yaml: line 2, column 1: mapping key "16" already defined at line 1' },
   -- a first definition by an alias key is not located again: no line
-  { "a: &k key\nm: {*k : 1, key: 2}", 'yaml: line 2, column 13: mapping key "key" already defined' },
+  { "a: &k key\nm: {*k : 1, key: 2}",
+    'yaml: line 2, column 13: mapping key "key" already defined' },
   { "18446744073709551615: x",
     "yaml: line 1, column 1: unsupported map key of type uint64: 18446744073709551615" },
   { "m: {0x8000000000000000: x}",
