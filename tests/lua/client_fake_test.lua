@@ -278,3 +278,41 @@ function()
     t.ok(tostring(err):find(case[2]), tostring(err))
   end
 end)
+
+t.test("service_account_token: why the token controller deleted the Secret", function()
+  local function sa(uid)
+    return answer(200, { kind = "ServiceAccount", apiVersion = "v1",
+      metadata = { name = "sa", namespace = "ns", uid = uid } })
+  end
+  local unfilled = { kind = "Secret", apiVersion = "v1",
+    type = "kubernetes.io/service-account-token",
+    metadata = { name = "sa-token", namespace = "ns", resourceVersion = "5",
+      annotations = { ["kubernetes.io/service-account.name"] = "sa" } } }
+  local notfound = answer(404, { kind = "Status", code = 404, reason = "NotFound",
+    message = 'secrets "sa-token" not found' })
+  local rows = {
+    { { sa("u-1"), sa("u-2") }, "serviceaccount ns/sa was re-created (uid changed)" },
+    { { sa("u-1"), notfound }, "serviceaccount ns/sa no longer exists" },
+    { { sa("u-1") }, "its service account annotation did not match a live ServiceAccount" },
+  }
+  for _, row in ipairs(rows) do
+    reset({
+      ["GET /api/v1"] = { CORE },
+      ["GET /api/v1/namespaces/ns/serviceaccounts/sa"] = row[1],
+      ["GET /api/v1/namespaces/ns/secrets/sa-token"] = { notfound },
+      ["PATCH /api/v1/namespaces/ns/secrets/sa-token"] = { answer(201, unfilled) },
+      ["GET /api/v1/namespaces/ns/secrets"] = { function(opts)
+        if opts.url:find("watch=true", 1, true) then
+          return answer(200, json.encode({ type = "DELETED", object = unfilled }) .. "\n",
+            { ["content-type"] = "application/json" })
+        end
+        return answer(200, { kind = "SecretList", metadata = { resourceVersion = "5" },
+          items = json.array{ unfilled } })
+      end },
+    })
+    local v, err = client():service_account_token("ns", "sa")
+    t.eq(v, nil)
+    t.eq(tostring(err), "Error from server (NotFound): the token controller deleted secret "
+      .. "ns/sa-token: " .. row[2])
+  end
+end)
