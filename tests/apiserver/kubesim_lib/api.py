@@ -28,7 +28,7 @@ def now():
 
 
 def _gen_suffix():
-    return "".join(random.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(5))
+    return "".join(random.choices("bcdfghjklmnpqrstvwxz2456789", k=5))
 
 
 def field_manager(query, user_agent):
@@ -159,14 +159,15 @@ class API:
         else:
             md.pop("namespace", None)  # cluster-scoped: silently cleared
 
-    def _typed(self, res, body):
+    def _typed(self, res, body, owned=False):
+        """A copy of body as res's kind (owned=True: body is ours to change, skip the copy)."""
         shapes.check(res.kind, res.api_version, body)
         kind = body.get("kind")
         if kind and kind != res.kind:
             raise E.bad_request('%s in version "%s" cannot be handled as a %s: no kind "%s" is registered for '
                                 'version "%s" in scheme "pkg/api/legacyscheme/scheme.go:30"'
                                 % (kind, body.get("apiVersion", res.version), res.kind, kind, body.get("apiVersion", res.version)))
-        obj = copy.deepcopy(body)
+        obj = body if owned else copy.deepcopy(body)
         obj["apiVersion"] = res.api_version
         obj["kind"] = res.kind
         if not isinstance(obj.get("metadata"), dict):
@@ -174,11 +175,11 @@ class API:
         return obj
 
     # ---- create ----
-    def create(self, res, ns, body, query, user, user_agent, warnings=None):
+    def create(self, res, ns, body, query, user, user_agent, warnings=None, owned=False):
         dry = dry_run(query)
-        obj = self._typed(res, body)
         if warnings is not None:
             warnings += field_validation(res, body, query)
+        obj = self._typed(res, body, owned)
         md = obj["metadata"]
         self._fix_namespace(res, obj, ns)
         if md.get("resourceVersion"):
@@ -300,11 +301,11 @@ class API:
             return normalize(obj)
         return self.store.update(res, obj, expect_rv=omd["resourceVersion"])
 
-    def update(self, res, ns, name, body, query, user, user_agent, warnings=None):
+    def update(self, res, ns, name, body, query, user, user_agent, warnings=None, owned=False):
         dry = dry_run(query)
-        obj = self._typed(res, body)
         if warnings is not None:
             warnings += field_validation(res, body, query)
+        obj = self._typed(res, body, owned)
         md = obj["metadata"]
         if md.get("name") and md["name"] != name:
             raise E.bad_request("the name of the object (%s) does not match the name on the URL (%s)" % (md["name"], name))
@@ -389,7 +390,7 @@ class API:
                 new = fields.apply(res, None, cfg, manager, force, now())
                 return self._create_applied(res, ns, new, user, dry)
             new = fields.apply(res, old, cfg, manager, force, now())
-            new = self._typed(res, new)
+            new = self._typed(res, new, owned=True)
             if _comparable(new) == _comparable(old) and _owners(new) == _owners(old):
                 return old  # nothing changed, not even field ownership: no write
             try:
@@ -414,7 +415,7 @@ class API:
             raise E.APIError(422, "Invalid", str(e), {})
         if not isinstance(new, dict):
             raise E.bad_request("patch produced a non-object")
-        new = self._typed(res, new)
+        new = self._typed(res, new, owned=True)
         md = new["metadata"]
         if md.get("name") != name:
             raise E.bad_request("the name of the object (%s) does not match the name on the URL (%s)" % (md.get("name"), name))
@@ -429,7 +430,7 @@ class API:
             raise
 
     def _create_applied(self, res, ns, obj, user, dry):
-        obj = self._typed(res, obj)
+        obj = self._typed(res, obj, owned=True)
         md = obj["metadata"]
         name = md["name"]
         self._admit_namespace(res, ns, name)

@@ -242,6 +242,16 @@ class App:
         req.parsed_body = body
         return body
 
+    def _owned_body(self, req):
+        """The decoded body, and whether the handler may change it in place: a JSON body can be
+        re-read from the raw bytes for the log, a protobuf one cannot."""
+        body = self.decode_body(req)
+        ctype = (req.headers.get("Content-Type") or JSON).split(";")[0].strip().lower()
+        if ctype == PB:
+            return body, False
+        req.parsed_body = None
+        return body, True
+
     # ---- non-resource endpoints ----
     def non_resource(self, req):
         path = req.path.rstrip("/") or "/"
@@ -362,11 +372,12 @@ class App:
                 raise E.APIError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource",
                                  {"name": name, "group": res.group, "kind": res.plural} if res.group else
                                  {"name": name, "kind": res.plural})
-            body = self.decode_body(req)
-            out = api.create(res, ns, body, q, req.user, ua, warnings)
+            body, owned = self._owned_body(req)
+            out = api.create(res, ns, body, q, req.user, ua, warnings, owned)
             return Response(201, out, headers=_warning_headers(warnings))
         if verb == "update":
-            out = api.update(res, ns, name, self.decode_body(req), q, req.user, ua, warnings)
+            body, owned = self._owned_body(req)
+            out = api.update(res, ns, name, body, q, req.user, ua, warnings, owned)
             return Response(200, out, headers=_warning_headers(warnings))
         if verb == "patch":
             req.parsed_body = None
