@@ -177,8 +177,11 @@ local function write_query(opts, extra)
 end
 
 -- An object from the server, with kind and apiVersion filled in if missing.
+-- Every object handed out has a metadata table, so callers (and auth.lua)
+-- may index obj.metadata even when a broken server left it out.
 local function typed(obj, info)
   if type(obj) == "table" then
+    if type(obj.metadata) ~= "table" then obj.metadata = {} end
     if obj.kind == nil then obj.kind = info.kind end
     if obj.apiVersion == nil then
       obj.apiVersion = info.group == "" and info.version or (info.group .. "/" .. info.version)

@@ -316,3 +316,22 @@ t.test("service_account_token: why the token controller deleted the Secret", fun
       .. "ns/sa-token: " .. row[2])
   end
 end)
+
+t.test("objects without metadata (a broken server) never make a method raise", function()
+  local bare = answer(200, { kind = "ServiceAccount", apiVersion = "v1" })
+  reset({ ["GET /api/v1"] = { CORE },
+    ["GET /api/v1/namespaces/ns/serviceaccounts/sa"] = { bare },
+    ["GET /api/v1/namespaces/ns/secrets/sa-token"] = { answer(200, { kind = "Secret" }) },
+    ["GET /api/v1/namespaces/default/configmaps"] = { answer(200, { kind = "ConfigMapList",
+      items = json.array{ { data = { a = "b" } } } }) } })
+  local c = client()
+  local obj = assert(c:get("v1", "ServiceAccount", "sa", { namespace = "ns" }))
+  t.eq(obj.metadata, {})
+  local items = assert(c:list("v1", "ConfigMap"))
+  t.eq(items[1].metadata, {})
+  local ok, v, err = pcall(c.service_account_token, c, "ns", "sa")
+  t.ok(ok, tostring(v))
+  t.eq(v, nil)
+  t.eq(tostring(err), 'error: secret ns/sa-token exists with type "nil", not '
+    .. "kubernetes.io/service-account-token")
+end)
