@@ -335,3 +335,40 @@ t.test("objects without metadata (a broken server) never make a method raise", f
   t.eq(tostring(err), 'error: secret ns/sa-token exists with type "nil", not '
     .. "kubernetes.io/service-account-token")
 end)
+
+-- kubesim has no CRDs (see the audit notes), so the CRD life cycle is
+-- scripted here: a group-version that appears, then a kind added to it
+t.test("discovery: a CRD installed after the first lookup is found (group, then kind)", function()
+  local c = client()
+  local function list(...)
+    local res = {}
+    for i, r in ipairs({ ... }) do
+      res[i] = { name = r[1], kind = r[2], namespaced = r[3], verbs = json.array{ "get" } }
+    end
+    return answer(200, { kind = "APIResourceList", groupVersion = "example.com/v1",
+      resources = json.array(res) })
+  end
+  local widget = answer(200, { apiVersion = "example.com/v1", kind = "Widget",
+    metadata = { name = "w", namespace = "default" } })
+  reset({ ["GET /apis/example.com/v1"] = { answer(404, "404 page not found") } })
+  local _, e1 = c:get("example.com/v1", "Widget", "w")
+  t.eq(tostring(e1), 'Error from server (NoKindMatch): no matches for kind "Widget" in version '
+    .. '"example.com/v1" (ensure CRDs are installed first)')
+  -- the CRD is installed: the group-version now exists
+  reset({ ["GET /apis/example.com/v1"] = { list({ "widgets", "Widget", true }) },
+    ["GET /apis/example.com/v1/namespaces/default/widgets/w"] = { widget } })
+  local w = assert(c:get("example.com/v1", "Widget", "w"))
+  t.eq({ w.kind, w.metadata.name }, { "Widget", "w" })
+  t.eq(#sent, 2) -- the cached entry misses: one refresh, then the GET
+  -- a second CRD in the same group: the cached group-version is refreshed once
+  reset({ ["GET /apis/example.com/v1"] = { list({ "widgets", "Widget", true },
+    { "gadgets", "Gadget", false }) },
+    ["GET /apis/example.com/v1/gadgets/g"] = { answer(200, { kind = "Gadget",
+      apiVersion = "example.com/v1", metadata = { name = "g" } }) },
+    ["GET /apis/example.com/v1/namespaces/default/widgets/w"] = { widget } })
+  assert(c:get("example.com/v1", "Gadget", "g", { namespace = "ignored-cluster-scoped" }))
+  t.eq({ sent[1].path, sent[2].path }, { "/apis/example.com/v1", "/apis/example.com/v1/gadgets/g" })
+  assert(c:get("example.com/v1", "Widget", "w")) -- still cached: no discovery request
+  t.eq(#sent, 3)
+  t.eq(sent[3].path, "/apis/example.com/v1/namespaces/default/widgets/w")
+end)
