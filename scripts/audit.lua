@@ -8,9 +8,6 @@
 --     when they were last used (label kubernetes.io/legacy-token-last-used)
 -- Built-in objects (system:* names, kubernetes.io/bootstrapping=rbac-defaults)
 -- are left out unless --all is given.
-local here = arg and arg[0] and arg[0]:match("^(.*)/[^/]*$") or "."
-package.path = here .. "/?.lua;" .. package.path
-
 local k8s = require "kubelua"
 local cli = require "kubelua.cli"
 

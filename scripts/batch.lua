@@ -7,13 +7,9 @@
 -- By default each service account is bound with a RoleBinding in its own
 -- namespace (its rights stop at the namespace); --cluster-wide uses a
 -- ClusterRoleBinding per namespace, as the tutorial does.
-local here = arg and arg[0] and arg[0]:match("^(.*)/[^/]*$") or "."
-package.path = here .. "/?.lua;" .. package.path
-
 local k8s = require "kubelua"
 local cli = require "kubelua.cli"
-local setup = require "lib.setup"
-local kubeconfig = require "lib.kubeconfig"
+local setup = require "kubelua.setup"
 
 local opts = cli.parse(arg, {
   usage = "kubelua scripts/batch.lua (--count N --prefix P | --file F) [options]",
@@ -35,7 +31,8 @@ local opts = cli.parse(arg, {
     { "concurrency", short = "c", type = "int", min = 1, max = 256, default = 16,
       help = "namespaces set up at once" },
     { "kubeconfig-dir", metavar = "D", help = "write D/<namespace>.kubeconfig (0600) for each" },
-    { "timeout", type = "duration", default = 120, help = "how long to wait for each token" },
+    { "timeout", type = "duration", min = 1, default = 120,
+      help = "how long to wait for each token" },
   },
   examples = {
     "kubelua scripts/batch.lua --count 200 --prefix team --kubeconfig-dir ./kubeconfigs",
@@ -47,12 +44,6 @@ local ROLE_MANIFESTS = {
   tutorial = "clusterrole.yaml",
   ["read-only"] = "clusterrole-read-only.yaml",
 }
-
-local function now()
-  local ok, client = pcall(require, "kubelua.client")
-  if ok and client.now then return client.now() end
-  return os.time()
-end
 
 local function bool_of(v, where)
   if v == nil or v == "" then return nil end
@@ -211,9 +202,9 @@ local function one(c, e)
   local path
   if opts["kubeconfig-dir"] then
     path = opts["kubeconfig-dir"] .. "/" .. e.namespace .. ".kubeconfig"
-    local cfg = kubeconfig.build{ server = c.server, ca = creds.ca, namespace = e.namespace,
+    local cfg = setup.kubeconfig{ server = c.server, ca = creds.ca, namespace = e.namespace,
       service_account = e.service_account, token = creds.token }
-    local ok, werr = cli.write_private(path, kubeconfig.encode(cfg))
+    local ok, werr = cli.write_private(path, k8s.yaml.encode(cfg))
     if not ok then error(werr, 0) end
   end
   local result = counts.created > 0 and "created" or counts.configured > 0 and "configured"
@@ -227,17 +218,16 @@ local function main()
   local c = cli.check(k8s.connect(cli.connect_options(opts)))
   if opts["kubeconfig-dir"] then cli.check(cli.make_private_dir(opts["kubeconfig-dir"])) end
   ensure_roles(c, list)
-  local started = now()
+  local started = k8s.async.now()
   local progress = cli.progress(#list)
-  local parallel = k8s.parallel or require("kubelua.async").parallel
-  local results, errs = parallel(list, function(e) return one(c, e) end, {
+  local results, errs = k8s.parallel(list, function(e) return one(c, e) end, {
     concurrency = opts.concurrency,
     progress = function(_, _, e, ok)
       progress:step(e.namespace, ok)
     end,
   })
   progress:done()
-  local elapsed = now() - started
+  local elapsed = k8s.async.now() - started
 
   local rows, failed, counts = {}, 0, { created = 0, configured = 0, unchanged = 0 }
   for i, e in ipairs(list) do

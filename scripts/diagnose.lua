@@ -13,9 +13,6 @@
 -- Server-side checks use the current kubeconfig's credentials (TokenReview,
 -- the live objects, the bindings); without them the script says what it
 -- could not check. Exit status: 0 the token works, 1 a problem was found.
-local here = arg and arg[0] and arg[0]:match("^(.*)/[^/]*$") or "."
-package.path = here .. "/?.lua;" .. package.path
-
 local k8s = require "kubelua"
 local cli = require "kubelua.cli"
 

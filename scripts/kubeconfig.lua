@@ -4,13 +4,9 @@
 -- short-lived TokenRequest token through kubelua each time it is used.
 -- The file is written 0600, atomically (it never exists half-written or
 -- readable by others).
-local here = arg and arg[0] and arg[0]:match("^(.*)/[^/]*$") or "."
-package.path = here .. "/?.lua;" .. package.path
-
 local k8s = require "kubelua"
 local cli = require "kubelua.cli"
-local setup = require "lib.setup"
-local kubeconfig = require "lib.kubeconfig"
+local setup = require "kubelua.setup"
 
 local opts = cli.parse(arg, {
   usage = "kubelua scripts/kubeconfig.lua -n NS --service-account SA --output FILE [--exec]",
@@ -27,7 +23,8 @@ local opts = cli.parse(arg, {
     { "secret", metavar = "NAME", help = "the token Secret to read (default: SA-token, "
       .. "created like the tutorial's when missing)" },
     { "server", metavar = "URL", help = "the API server URL to write (default: the current one)" },
-    { "timeout", type = "duration", default = 60, help = "how long to wait for the token" },
+    { "timeout", type = "duration", min = 1, default = 60,
+      help = "how long to wait for the token" },
   },
   examples = {
     "kubelua scripts/kubeconfig.lua -n team-a --service-account ci --output sa.kubeconfig",
@@ -35,55 +32,80 @@ local opts = cli.parse(arg, {
   },
 })
 
--- The CA of the cluster: the Secret's ca.crt, else the current kubeconfig's,
--- else the kube-root-ca.crt ConfigMap published in every namespace.
+-- The CA of the cluster for --exec: the current kubeconfig's, else the
+-- kube-root-ca.crt ConfigMap published in every namespace.
 local function cluster_ca(c, ns)
   local tls = c.config and c.config.tls or {}
   if tls.ca_data then return tls.ca_data end
-  if tls.ca_file then
-    local pem = cli.read_file(tls.ca_file)
-    if pem then return pem end
-  end
+  if tls.ca_file then return cli.check(cli.read_file(tls.ca_file)) end
   local cm = c:get("v1", "ConfigMap", "kube-root-ca.crt", { namespace = ns })
-  if cm and cm.data and cm.data["ca.crt"] then return cm.data["ca.crt"] end
-  return nil
+  return cm and cm.data and cm.data["ca.crt"] or nil
 end
 
 -- The kubeconfig file(s) the exec entry reads the caller's credentials from.
 local function admin_kubeconfig(c)
-  if opts.kubeconfig then return kubeconfig.absolute(opts.kubeconfig) end
+  if opts.kubeconfig then return setup.absolute(opts.kubeconfig) end
   local src = c.config and c.config.source
   if src and src:sub(1, 1) == "/" then return src end -- one file or an a:b list
   cli.raise("--exec needs the credentials of a kubeconfig file (this connection comes from "
     .. tostring(src) .. ")")
 end
 
-local function long_lived(c, ns, sa)
-  local secret_name = opts.secret or (sa .. "-token")
-  local existing, gerr = c:get("v1", "Secret", secret_name, { namespace = ns })
-  if not existing and not k8s.errors.is(gerr, "NotFound") then cli.raise(gerr) end
-  if existing and existing.type ~= "kubernetes.io/service-account-token" then
-    cli.raise(("secret %s/%s is of type %s, not kubernetes.io/service-account-token")
-      :format(ns, secret_name, tostring(existing.type)))
+local function check_service_account(c, ns, sa)
+  local _, err = c:get("v1", "ServiceAccount", sa, { namespace = ns })
+  if k8s.errors.is(err, "NotFound") then
+    cli.raise(("service account %s/%s not found (create it first, e.g. with "
+      .. "scripts/tutorial.lua --namespace %s --name %s)"):format(ns, sa, ns, sa))
   end
-  if existing then
-    local owner = existing.metadata.annotations
-      and existing.metadata.annotations["kubernetes.io/service-account.name"]
-    if owner ~= sa then
-      cli.raise(("secret %s/%s holds a token for service account %q, not %q")
-        :format(ns, secret_name, tostring(owner), sa))
-    end
-  else
-    local docs = cli.check(setup.load_manifest("sa-token.yaml"))
-    local s = docs[1]
-    s.metadata.name, s.metadata.namespace = secret_name, ns
+  if err then cli.raise(err) end
+end
+
+-- The token Secret `name` of `sa`: checked when it exists, else created
+-- from the tutorial's sa-token.yaml.
+local function ensure_token_secret(c, ns, sa, name)
+  local s, err = c:get("v1", "Secret", name, { namespace = ns })
+  if not s then
+    if not k8s.errors.is(err, "NotFound") then cli.raise(err) end
+    s = cli.check(setup.load_manifest("sa-token.yaml"))[1]
+    s.metadata.name, s.metadata.namespace = name, ns
     s.metadata.annotations["kubernetes.io/service-account.name"] = sa
-    local line, err = setup.apply(c, s)
-    if not line then cli.raise(err) end
-    io.stderr:write(line, "\n")
+    io.stderr:write(cli.check(setup.apply(c, s)), "\n")
+    return
   end
-  return cli.try(("waiting for the token in secret %s/%s"):format(ns, secret_name),
-    setup.wait_token(c, { namespace = ns, secret = secret_name }, opts.timeout))
+  if s.type ~= "kubernetes.io/service-account-token" then
+    cli.raise(("secret %s/%s is of type %s, not kubernetes.io/service-account-token")
+      :format(ns, name, tostring(s.type)))
+  end
+  local owner = (s.metadata.annotations or {})["kubernetes.io/service-account.name"]
+  if owner ~= sa then
+    cli.raise(("secret %s/%s holds a token for service account %q, not %q")
+      :format(ns, name, tostring(owner), sa))
+  end
+end
+
+-- A kubeconfig with the long-lived token of the account's Secret.
+local function with_token(c, ns, sa)
+  local secret = opts.secret or (sa .. "-token")
+  ensure_token_secret(c, ns, sa, secret)
+  local creds = cli.try(("waiting for the token in secret %s/%s"):format(ns, secret),
+    setup.wait_token(c, { namespace = ns, secret = secret }, opts.timeout))
+  return setup.kubeconfig{ server = opts.server or c.server, ca = creds.ca, namespace = ns,
+    service_account = sa, token = creds.token }, "long-lived token from secret " .. secret
+end
+
+-- A kubeconfig whose exec entry runs token.lua for each short-lived token.
+local function with_exec(c, ns, sa)
+  local ca = cluster_ca(c, ns)
+  local insecure = c.config and c.config.tls and c.config.tls.insecure
+  if not ca and not insecure then
+    cli.raise("cannot find the cluster's CA certificate (not in the kubeconfig, no "
+      .. "kube-root-ca.crt ConfigMap in " .. ns .. ")")
+  end
+  return setup.kubeconfig{ server = opts.server or c.server, ca = ca, insecure = insecure,
+    namespace = ns, service_account = sa,
+    exec = { kubeconfig = admin_kubeconfig(c), context = opts.context or c.config.context,
+      duration = opts.duration },
+  }, "exec: short-lived tokens via scripts/token.lua"
 end
 
 local function main()
@@ -92,38 +114,15 @@ local function main()
   local sa = opts["service-account"]
   cli.check(setup.check_namespace_name(ns))
   cli.check(setup.check_object_name(sa, "service account"))
-  local account, err = c:get("v1", "ServiceAccount", sa, { namespace = ns })
-  if not account then
-    if k8s.errors.is(err, "NotFound") then
-      cli.raise(("service account %s/%s not found (create it first, e.g. with "
-        .. "scripts/tutorial.lua --namespace %s --name %s)"):format(ns, sa, ns, sa))
-    end
-    cli.raise(err)
+  if opts.duration and not opts.exec then
+    cli.raise("--duration needs --exec (the long-lived token of a Secret does not expire)")
   end
-  local cfg
-  local server = opts.server or c.server
-  if opts.exec then
-    local ca = cluster_ca(c, ns)
-    local tls = c.config and c.config.tls or {}
-    if not ca and not tls.insecure then
-      cli.raise("cannot find the cluster's CA certificate (not in the kubeconfig, no "
-        .. "kube-root-ca.crt ConfigMap in " .. ns .. ")")
-    end
-    cfg = kubeconfig.build{
-      server = server, ca = ca, insecure = tls.insecure, namespace = ns,
-      service_account = sa,
-      exec = { kubeconfig = admin_kubeconfig(c), context = opts.context or c.config.context,
-        duration = opts.duration },
-    }
-  else
-    local creds = long_lived(c, ns, sa)
-    cfg = kubeconfig.build{ server = server, ca = creds.ca, namespace = ns,
-      service_account = sa, token = creds.token }
-  end
-  cli.check(cli.write_private(opts.output, kubeconfig.encode(cfg)))
+  if opts.secret and opts.exec then cli.raise("--secret and --exec: choose one") end
+  check_service_account(c, ns, sa)
+  local cfg, how = (opts.exec and with_exec or with_token)(c, ns, sa)
+  cli.check(cli.write_private(opts.output, k8s.yaml.encode(cfg)))
   io.stdout:write(("kubeconfig for system:serviceaccount:%s:%s written to %s (mode 0600, %s)\n")
-    :format(ns, sa, opts.output, opts.exec and "exec: short-lived tokens via scripts/token.lua"
-      or "long-lived token from secret " .. (opts.secret or (sa .. "-token"))))
+    :format(ns, sa, opts.output, how))
   return 0
 end
 

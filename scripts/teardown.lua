@@ -6,12 +6,9 @@
 -- Without --prefix: the tutorial's objects (--namespace/--name as given to
 -- tutorial.lua). With --prefix P: every namespace P-* and ClusterRoleBinding
 -- P-* of batch.lua, then the shared ClusterRoles once nothing binds them.
-local here = arg and arg[0] and arg[0]:match("^(.*)/[^/]*$") or "."
-package.path = here .. "/?.lua;" .. package.path
-
 local k8s = require "kubelua"
 local cli = require "kubelua.cli"
-local setup = require "lib.setup"
+local setup = require "kubelua.setup"
 
 local opts = cli.parse(arg, {
   usage = "kubelua scripts/teardown.lua [--prefix P] [--force]",
@@ -25,7 +22,7 @@ local opts = cli.parse(arg, {
     { "force", type = "boolean", help = "also remove objects not labelled as created by kubelua" },
     { "concurrency", short = "c", type = "int", min = 1, max = 256, default = 16,
       help = "namespaces deleted at once (with --prefix)" },
-    { "timeout", type = "duration", default = 300,
+    { "timeout", type = "duration", min = 1, default = 300,
       help = "how long to wait for each namespace to be gone" },
   },
 })
@@ -150,8 +147,7 @@ local function batch(c)
   for _, n in ipairs(crbs) do remove(c, RBAC, "ClusterRoleBinding", n) end
   local namespaces = with_prefix(c, "v1", "Namespace")
   local progress = cli.progress(#namespaces)
-  local parallel = k8s.parallel or require("kubelua.async").parallel
-  local results, errs = parallel(namespaces, function(ns)
+  local results, errs = k8s.parallel(namespaces, function(ns)
     if IMMORTAL[ns] then return "skipped" end
     local ok, err = delete_and_wait(c, "v1", "Namespace", ns)
     if ok == nil then error(err, 0) end

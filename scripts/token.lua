@@ -6,12 +6,9 @@
 -- With --exec-credential it prints a client.authentication.k8s.io/v1
 -- ExecCredential instead, which is how kubeconfigs written by
 -- `scripts/kubeconfig.lua --exec` fetch their tokens.
-local here = arg and arg[0] and arg[0]:match("^(.*)/[^/]*$") or "."
-package.path = here .. "/?.lua;" .. package.path
-
 local k8s = require "kubelua"
 local cli = require "kubelua.cli"
-local setup = require "lib.setup"
+local setup = require "kubelua.setup"
 
 local opts = cli.parse(arg, {
   usage = "kubelua scripts/token.lua -n NS --service-account SA [--duration 10m] [--audience A]",
@@ -41,6 +38,9 @@ local function main()
   cli.check(setup.check_namespace_name(ns))
   local sa = opts["service-account"]
   cli.check(setup.check_object_name(sa, "service account"))
+  for _, a in ipairs(opts.audience or {}) do
+    if a == "" then cli.raise("--audience must not be empty") end
+  end
   local token, expiry = c:token_request(ns, sa, {
     expiration_seconds = opts.duration,
     audiences = (opts.audience and #opts.audience > 0) and opts.audience or nil,

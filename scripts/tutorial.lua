@@ -7,12 +7,9 @@
 --      token decoded; the kubernetes endpoint; GET /api/v1/namespaces as the
 --      service account, with TLS verified against the Secret's ca.crt.
 -- Each apply is idempotent: a second run prints `unchanged` for each object.
-local here = arg and arg[0] and arg[0]:match("^(.*)/[^/]*$") or "."
-package.path = here .. "/?.lua;" .. package.path
-
 local k8s = require "kubelua"
 local cli = require "kubelua.cli"
-local setup = require "lib.setup"
+local setup = require "kubelua.setup"
 
 local opts = cli.parse(arg, {
   usage = "kubelua scripts/tutorial.lua [options]",
@@ -33,7 +30,8 @@ local opts = cli.parse(arg, {
     { "dry-run", type = "boolean", help = "server-side dry run: validate, store nothing" },
     { "insecure-skip-tls-verify", type = "boolean",
       help = "call the API as the service account without verifying TLS (the tutorial's curl -k)" },
-    { "timeout", type = "duration", default = 60, help = "how long to wait for the token" },
+    { "timeout", type = "duration", min = 1, default = 60,
+      help = "how long to wait for the token" },
   },
   examples = {
     "kubelua scripts/tutorial.lua",
@@ -177,16 +175,16 @@ local function main()
   local creds = cli.try(("waiting for the token in secret %s/%s"):format(names.namespace,
     names.secret), setup.wait_token(c, names, opts.timeout))
   say("secret/%s: token decoded: %s", names.secret, describe_token(creds.token))
+  endpoints(c)
+  validate(c, names, creds)
+  -- the token leaves the process only once it has been seen to work
   if opts["token-file"] then
     cli.check(cli.write_private(opts["token-file"], creds.token))
     say("token written to %s (mode 0600)", opts["token-file"])
-  elseif not opts["show-token"] then
-    say("(the token is not shown: use --show-token or --token-file PATH)")
-  end
-  endpoints(c)
-  validate(c, names, creds)
-  if opts["show-token"] then
+  elseif opts["show-token"] then
     io.stdout:write(creds.token, cli.isatty(1) and "\n" or "")
+  else
+    say("(the token is not shown: use --show-token or --token-file PATH)")
   end
   return 0
 end

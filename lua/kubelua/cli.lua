@@ -578,11 +578,14 @@ end
 --- Creates directory path (and its parents) with mode 0700 when missing.
 --- @return true|nil ok, string|nil err
 function M.make_private_dir(path)
-  local p = io.popen("umask 077 && mkdir -p -- " .. M.shell_quote(path) .. " 2>&1")
+  local p = io.popen("export LC_ALL=C; umask 077 && mkdir -p -- " .. M.shell_quote(path) .. " 2>&1")
   local out = p:read("a")
   local ok = p:close()
   if not ok then
-    return nil, ("cannot create directory %s: %s"):format(path, one_line(out):gsub("^mkdir: ", ""))
+    -- mkdir: cannot create directory 'x': File exists -> File exists
+    local why = one_line(out):gsub("^mkdir: ", ""):gsub("^cannot create directory '[^']*': ", "")
+    if why == "File exists" then why = "a file of that name exists" end
+    return nil, ("cannot create directory %s: %s"):format(path, why)
   end
   return true
 end

@@ -22,10 +22,10 @@ auth can-i get pods --as=$user: yes
 auth can-i delete deployments.apps --as=$user: yes
 secret/api-service-account-token $1
 secret/api-service-account-token: token decoded: JWT for $user, issuer kubernetes/serviceaccount, no expiry (long-lived)
-(the token is not shown: use --show-token or --token-file PATH)
 endpoints/kubernetes $hostport (the API server as seen inside the cluster)
 GET $url/api/v1/namespaces as $user (TLS verified with the Secret's ca.crt): 200
 namespaces the service account sees (5): default devops-tools kube-node-lease kube-public kube-system
+(the token is not shown: use --show-token or --token-file PATH)
 EOF
 }
 
@@ -147,6 +147,14 @@ check "unreachable server: one error line" $([ "$(printf '%s\n' "$err" | grep -c
 # the API call fails (the Secret's token was overwritten): one line, exit 1,
 # pointing at diagnose.lua
 kubectl patch secret api-service-account-token -n devops-tools -p '{"data":{"token":"Ym9ndXM="}}' >/dev/null
+echo previous >"$tmp/kept"
+run_script tutorial.lua --token-file "$tmp/rejected"
+expect_rc 1 "a rejected token with --token-file: exit 1"
+check "a rejected token: no token file is written" $([ ! -e "$tmp/rejected" ] && [ -z "$(ls -A "$tmp" | grep '^\.rejected')" ]; echo $?) "$(ls -A "$tmp")"
+run_script tutorial.lua --token-file "$tmp/kept"
+check "a rejected token: an existing token file is left as it was" $([ "$(cat "$tmp/kept")" = previous ]; echo $?)
+run_script tutorial.lua --show-token
+expect_out "" "a rejected token with --show-token: nothing on stdout"
 run_script tutorial.lua
 expect_rc 1 "a rejected token: exit 1"
 expect_out_has "secret/api-service-account-token: token decoded: not a JWT" "a rejected token: decoded, not a JWT"

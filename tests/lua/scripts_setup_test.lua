@@ -1,11 +1,8 @@
--- scripts/lib: the tutorial's names, manifests with names substituted, the
+-- kubelua.setup: the tutorial's names, manifests with names substituted, the
 -- lint of the manifests' traps, kubectl-style references, kubeconfigs.
 -- No cluster: these are the pure parts of the bundled scripts.
 local t = require "testlib"
-local here = arg and arg[1] and arg[1]:match("^(.*)/tests/lua/[^/]*$") or "."
-package.path = here .. "/scripts/?.lua;" .. package.path
-local setup = require "lib.setup"
-local kubeconfig = require "lib.kubeconfig"
+local setup = require "kubelua.setup"
 local yaml = require "kubelua.yaml"
 local json = require "kubelua.json"
 
@@ -164,9 +161,9 @@ t.test("load_manifest: a missing file is one clear message", function()
 end)
 
 t.test("kubeconfig: token kind, CA embedded, reads back as YAML", function()
-  local cfg = kubeconfig.build{ server = "https://127.0.0.1:6443", ca = "PEM\n",
+  local cfg = setup.kubeconfig{ server = "https://127.0.0.1:6443", ca = "PEM\n",
     namespace = "ns", service_account = "sa", token = "tok" }
-  local back = assert(yaml.decode(kubeconfig.encode(cfg)))
+  local back = assert(yaml.decode(yaml.encode(cfg)))
   t.eq(back["current-context"], "ns-sa")
   t.eq(back.clusters[1].cluster, { server = "https://127.0.0.1:6443",
     ["certificate-authority-data"] = "UEVNCg==" })
@@ -175,7 +172,7 @@ t.test("kubeconfig: token kind, CA embedded, reads back as YAML", function()
 end)
 
 t.test("kubeconfig: exec kind runs token.lua with the caller's kubeconfig", function()
-  local cfg = kubeconfig.build{ server = "https://h:1", ca = "PEM", namespace = "ns",
+  local cfg = setup.kubeconfig{ server = "https://h:1", ca = "PEM", namespace = "ns",
     service_account = "sa", exec = { kubeconfig = "/a/k:/b/k", context = "c", duration = 900 } }
   local e = cfg.users[1].user.exec
   t.eq(e.apiVersion, "client.authentication.k8s.io/v1")
