@@ -4,7 +4,7 @@
  * prints: kubectl converts YAML to JSON with sigs.k8s.io/yaml, which is
  * go-yaml v2 (v2.4.0) decoding into interface{}. So:
  *
- * decode(text) / decode_all(text)
+ * decode(text [, {strict = true}]) / decode_all(text [, {strict = true}])
  *   - sequences are tables with the registry metatable "kubelua.array_mt"
  *     (empty ones too), mappings plain tables, null lightuserdata(NULL);
  *   - plain scalars resolve by go-yaml v2's resolve.go (YAML 1.1): booleans
@@ -28,11 +28,13 @@
  *     yes -> "true", 1.5 -> "1.5" (float keys print like Go's
  *     FormatFloat(f, 'g', -1, 32), so does an integer beyond int64); a null
  *     key and a mapping or sequence key fail, as they fail in kubectl;
- *   - a key given twice in one mapping fails ("mapping key "x" already
- *     defined at line N", the words kubectl users meet) instead of silently
- *     keeping the last one, as go-yaml's lenient mode would; strict field
- *     validation, kubectl's default, rejects duplicate fields too. Keys
- *     that a merge brought in may be overridden;
+ *   - a key given twice in one mapping: the last one wins, as in kubectl
+ *     apply -f (measured with kubectl 1.32: it converts the YAML to JSON,
+ *     which drops the first, and sends that JSON, so the server's strict
+ *     field validation never sees the duplicate). With {strict = true} it
+ *     fails instead, as go-yaml's UnmarshalStrict (and kubectl apply -k)
+ *     do: "mapping key "x" already defined at line N"; keys that a merge
+ *     brought in may still be overridden;
  *   - anchors and aliases: an alias is a deep copy, so every decoded value
  *     is a tree (no shared tables; encode never sees a cycle); alias
  *     expansion is bounded by go-yaml's own rule ("document contains
@@ -713,6 +715,7 @@ struct kl_yaml_dec {
   size_t cap;
   long long decode_count;
   long long alias_count;
+  int strict; /* a key given twice in one mapping is an error */
   const char *text;
   size_t len;
 };
@@ -1067,7 +1070,9 @@ dec_deliver(lua_State *L, struct kl_yaml_dec *d, const struct dinfo *info)
     return 0;
   }
   lua_pushvalue(L, t + 3);
-  if(lua_rawget(L, t) != LUA_TNIL) {
+  if(!d->strict) {
+    lua_pop(L, 1); /* kubectl apply -f: the last one wins */
+  } else if(lua_rawget(L, t) != LUA_TNIL) {
     int dup = 1;
 
     lua_pop(L, 1);
@@ -1345,20 +1350,26 @@ static int dec_stream(lua_State *L, struct kl_yaml_dec *d, int anchors, int out)
   return ndocs;
 }
 
-/* [-0, +2] Set up a decoder on the string at index 1 and parse it all:
- * leaves the array of documents on top (returns the count), or the
- * message on top (returns -1). */
+/* [-0, +2] Set up a decoder on the string at index 1 (options at index 2:
+ * {strict = true}) and parse it all: leaves the array of documents on top
+ * (returns the count), or the message on top (returns -1). */
 static int dec_run(lua_State *L)
 {
   size_t len;
   const char *text = luaL_checklstring(L, 1, &len);
   struct kl_yaml_dec *d;
-  int rc;
+  int rc, strict = 0;
 
+  if(!lua_isnoneornil(L, 2)) {
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_getfield(L, 2, "strict");
+    strict = lua_toboolean(L, -1);
+  }
   lua_settop(L, 1);
   d = lua_newuserdatauv(L, sizeof(*d), 0);
   memset(d, 0, sizeof(*d));
   luaL_setmetatable(L, DEC_MT);
+  d->strict = strict;
   d->text = text;
   d->len = len;
   if(!yaml_parser_initialize(&d->parser))
@@ -1377,7 +1388,7 @@ static int dec_run(lua_State *L)
   return rc;
 }
 
-/* yaml.decode(text) -> value | nil, err */
+/* yaml.decode(text [, {strict = true}]) -> value | nil, err */
 static int l_decode(lua_State *L)
 {
   int n = dec_run(L);
@@ -1403,7 +1414,7 @@ static int l_decode(lua_State *L)
   return 1;
 }
 
-/* yaml.decode_all(text) -> array of documents | nil, err */
+/* yaml.decode_all(text [, {strict = true}]) -> array of documents | nil, err */
 static int l_decode_all(lua_State *L)
 {
   if(dec_run(L) < 0) {

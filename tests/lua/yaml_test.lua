@@ -285,21 +285,6 @@ local error_rows = {
   { "a: !!timestamp x", "yaml: line 1, column 4: cannot decode !!str `x` as a !!timestamp" },
   { "a: !!binary '***'", "yaml: line 1, column 4: !!binary value contains invalid base64 data" },
   { "a: !!binary aGk", "yaml: line 1, column 4: !!binary value contains invalid base64 data" },
-  { "a: 1\na: 2", 'yaml: line 2, column 1: mapping key "a" already defined at line 1' },
-  { "a:\n  b: 1\n  c:\n    d: 1\n    d: 2",
-    'yaml: line 5, column 5: mapping key "d" already defined at line 4' },
-  { "{x: 1, x: 2}", 'yaml: line 1, column 8: mapping key "x" already defined at line 1' },
-  { "1: a\n0x1: b", 'yaml: line 2, column 1: mapping key "1" already defined at line 1' },
-  { "b: &b {x: 1}\nm:\n  <<: *b\n  x: 2\n  x: 3",
-    'yaml: line 5, column 3: mapping key "x" already defined at line 4' },
-  { "1.0: a\n1: b", 'yaml: line 2, column 1: mapping key "1" already defined at line 1' },
-  { ".inf: a\n.Inf: b", 'yaml: line 2, column 1: mapping key ".inf" already defined at line 1' },
-  { "0e5: a\nx: 1\n0: b\n0.0: c",
-    'yaml: line 3, column 1: mapping key "0" already defined at line 1' },
-  { "!!int 0x10: a\n16: b", 'yaml: line 2, column 1: mapping key "16" already defined at line 1' },
-  -- a first definition by an alias key is not located again: no line
-  { "a: &k key\nm: {*k : 1, key: 2}",
-    'yaml: line 2, column 13: mapping key "key" already defined' },
   { "18446744073709551615: x",
     "yaml: line 1, column 1: unsupported map key of type uint64: 18446744073709551615" },
   { "m: {0x8000000000000000: x}",
@@ -334,6 +319,49 @@ t.test("malformed documents fail with nil, 'yaml: line L, column C: problem'", f
     t.eq(all, nil)
     t.eq(err2, row[2], "decode_all: " .. row[1]:sub(1, 60))
   end
+end)
+
+-- A key given twice: {strict = true} fails with go-yaml's UnmarshalStrict words.
+local strict_rows = {
+  { "a: 1\na: 2", 'yaml: line 2, column 1: mapping key "a" already defined at line 1' },
+  { "a:\n  b: 1\n  c:\n    d: 1\n    d: 2",
+    'yaml: line 5, column 5: mapping key "d" already defined at line 4' },
+  { "{x: 1, x: 2}", 'yaml: line 1, column 8: mapping key "x" already defined at line 1' },
+  { "1: a\n0x1: b", 'yaml: line 2, column 1: mapping key "1" already defined at line 1' },
+  { "b: &b {x: 1}\nm:\n  <<: *b\n  x: 2\n  x: 3",
+    'yaml: line 5, column 3: mapping key "x" already defined at line 4' },
+  { "1.0: a\n1: b", 'yaml: line 2, column 1: mapping key "1" already defined at line 1' },
+  { ".inf: a\n.Inf: b", 'yaml: line 2, column 1: mapping key ".inf" already defined at line 1' },
+  { "0e5: a\nx: 1\n0: b\n0.0: c",
+    'yaml: line 3, column 1: mapping key "0" already defined at line 1' },
+  { "!!int 0x10: a\n16: b", 'yaml: line 2, column 1: mapping key "16" already defined at line 1' },
+  -- a first definition by an alias key is not located again: no line
+  { "a: &k key\nm: {*k : 1, key: 2}",
+    'yaml: line 2, column 13: mapping key "key" already defined' },
+}
+
+t.test("duplicate keys: the last wins as in kubectl apply -f; strict mode fails", function()
+  -- kubectl 1.32 converts YAML to JSON before sending (the first value is
+  -- gone, fieldValidation=Strict never sees it): `kubectl apply -f` of
+  -- "data: {a: '1', a: '2'}" stores a: "2"
+  t.eq(yaml.decode("a: 1\nb: 2\na: 3"), { a = 3, b = 2 })
+  t.eq(yaml.decode("yes: 1\ntrue: 2"), { ["true"] = 2 })
+  t.eq(yaml.decode("m: {x: 1, x: 2}"), { m = { x = 2 } })
+  t.eq(yaml.decode_all("a: 1\na: 2\n---\nb: 1\nb: 2\n"), arr({ a = 2 }, { b = 2 }))
+  t.eq(yaml.decode("a: 1\na: 2", { strict = false }), { a = 2 })
+  for _, row in ipairs(strict_rows) do
+    local got, err = yaml.decode(row[1])
+    t.ok(got, ("%q decodes by default: %s"):format(row[1], tostring(err)))
+    local v, serr = yaml.decode(row[1], { strict = true })
+    t.eq(v, nil, ("%q: strict"):format(row[1]))
+    t.eq(serr, row[2], ("%q: strict"):format(row[1]))
+    local all, aerr = yaml.decode_all(row[1], { strict = true })
+    t.eq(all, nil)
+    t.eq(aerr, row[2], "decode_all strict: " .. row[1])
+  end
+  t.eq(yaml.decode("b: &b {x: 1}\nm:\n  <<: *b\n  x: 2\n", { strict = true }).m, { x = 2 },
+    "strict: a merged key may be overridden")
+  t.raises("table expected, got string", yaml.decode, "a: 1", "strict")
 end)
 
 t.test("nesting up to the limit decodes; aliasing below go-yaml's bound too", function()
