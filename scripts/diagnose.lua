@@ -350,6 +350,10 @@ local function explain_401(admin, info)
             cause("secret %s is labelled kubernetes.io/legacy-token-invalid-since=%s: the "
               .. "legacy token cleaner invalidated it", swhere,
               labels["kubernetes.io/legacy-token-invalid-since"])
+            fix("remove the label to use it again (kubectl label secret %s -n %s "
+              .. "kubernetes.io/legacy-token-invalid-since-), or switch to short-lived tokens: "
+              .. "kubelua scripts/token.lua -n %s --service-account %s", sa.secret,
+              tostring(sa.namespace), tostring(sa.namespace), tostring(sa.name))
           elseif stored and stored ~= token then
             cause("secret %s holds a different token now (it was regenerated or recreated): "
               .. "this copy is stale", swhere)

@@ -95,6 +95,42 @@ run_script diagnose.lua --token-file "$tmp/secret-gone"
 expect_rc 1 "deleted Secret: exit 1"
 expect_out_has "cause:   secret ns-secret/gone-token was deleted: a long-lived token dies with its Secret" "deleted Secret: the cause"
 
+# ---- the Secret holds another token now (the copy is stale)
+run_script tutorial.lua -n ns-stale --name stale --token-file "$tmp/stale"
+kubectl patch secret stale-token -n ns-stale -p "{\"data\":{\"token\":\"$(printf 'eyJhbGciOiJub25lIn0.e30.' | base64 -w0)\"}}" >/dev/null
+run_script diagnose.lua --token-file "$tmp/stale"
+expect_rc 1 "stale copy: exit 1"
+expect_out_has "cause:   secret ns-stale/stale-token holds a different token now (it was regenerated or recreated): this copy is stale
+fix:     read the token again: kubectl get secret stale-token -n ns-stale -o jsonpath='{.data.token}' | base64 --decode" "stale copy: the cause and the fix"
+
+# ---- the legacy token cleaner marked the Secret invalid
+run_script tutorial.lua -n ns-inv --name inv --token-file "$tmp/inv"
+kubectl label secret inv-token -n ns-inv kubernetes.io/legacy-token-invalid-since=2026-01-01 >/dev/null
+run_script diagnose.lua --token-file "$tmp/inv"
+expect_rc 1 "invalidated legacy token: exit 1"
+expect_out_has "cause:   secret ns-inv/inv-token is labelled kubernetes.io/legacy-token-invalid-since=2026-01-01: the legacy token cleaner invalidated it
+fix:     remove the label to use it again (kubectl label secret inv-token -n ns-inv kubernetes.io/legacy-token-invalid-since-), or switch to short-lived tokens: kubelua scripts/token.lua -n ns-inv --service-account inv" "invalidated legacy token: the cause and the fix"
+
+# ---- a Secret deleted and created again with the same name works again:
+# legacy tokens carry no issue time, so the controller signs the same one
+run_script tutorial.lua -n ns-back --name back --token-file "$tmp/back"
+kubectl delete secret back-token -n ns-back >/dev/null
+run_script diagnose.lua --token-file "$tmp/back"
+expect_out_has "cause:   secret ns-back/back-token was deleted: a long-lived token dies with its Secret" "Secret deleted: the cause"
+run_script tutorial.lua -n ns-back --name back
+run_script diagnose.lua --token-file "$tmp/back"
+expect_rc 0 "Secret recreated under the same name: the old copy works again"
+
+# ---- a token bound to a service account that was deleted and recreated
+run_script token.lua -n ns-back --service-account back
+printf '%s' "$out" >"$tmp/bound"
+old_uid=$(kubectl get sa back -n ns-back -o jsonpath='{.metadata.uid}')
+kubectl delete sa back -n ns-back >/dev/null
+kubectl create sa back -n ns-back >/dev/null
+run_script diagnose.lua --token-file "$tmp/bound"
+expect_rc 1 "bound token, account recreated: exit 1"
+expect_out_has "cause:   service account ns-back/back was deleted and recreated: the token carries uid $old_uid, the live account has uid $(kubectl get sa back -n ns-back -o jsonpath='{.metadata.uid}')" "bound token, account recreated: the uid mismatch"
+
 # ---- the service account deleted and recreated (uid mismatch)
 run_script tutorial.lua -n ns-sa --name again --token-file "$tmp/sa-again"
 old_uid=$(kubectl get sa again -n ns-sa -o jsonpath='{.metadata.uid}')

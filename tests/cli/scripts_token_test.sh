@@ -47,6 +47,9 @@ expect_err 'error: failed to create token: Error from server (NotFound): service
 run_script token.lua -n devops-tools --service-account api-service-account --duration 5m
 expect_rc 2 "token --duration below 10m: exit 2"
 expect_err "error: invalid argument \"5m\" for \"--duration\" flag: must be at least 10m (see 'kubelua $SCRIPTS/token.lua --help')" "token --duration below 10m: one line"
+run_script token.lua -n devops-tools --service-account api-service-account --audience ""
+expect_rc 1 "token --audience '': exit 1"
+expect_err "error: --audience must not be empty" "token --audience '': one line"
 run_script token.lua -n devops-tools
 expect_rc 2 "token without --service-account: exit 2"
 expect_err "error: required flag \"--service-account\" not set (see 'kubelua $SCRIPTS/token.lua --help')" "token without --service-account: one line"
@@ -101,6 +104,16 @@ expect_err "error: secret devops-tools/plain is of type Opaque, not kubernetes.i
 run_script kubeconfig.lua -n devops-tools --service-account api-service-account --output /nonexistent-dir/k
 expect_rc 1 "kubeconfig to an unwritable path: exit 1"
 check "kubeconfig to an unwritable path: one line" $([ "$(printf '%s\n' "$err" | grep -c .)" = 1 ] && [[ "$err" == "error: cannot write /nonexistent-dir/k: "* ]]; echo $?) "$err"
+run_script kubeconfig.lua -n devops-tools --service-account api-service-account --output "$tmp/y" --duration 1h
+expect_rc 1 "kubeconfig --duration without --exec: exit 1"
+expect_err "error: --duration needs --exec (the long-lived token of a Secret does not expire)" "kubeconfig --duration without --exec: one line"
+run_script kubeconfig.lua -n devops-tools --service-account api-service-account --output "$tmp/y" --exec --secret s
+expect_rc 1 "kubeconfig --exec with --secret: exit 1"
+expect_err "error: --secret and --exec: choose one" "kubeconfig --exec with --secret: one line"
+check "kubeconfig usage errors: no file" $([ ! -e "$tmp/y" ]; echo $?)
+run_script kubeconfig.lua -n devops-tools --service-account api-service-account --output "$tmp/y" --timeout 0
+expect_rc 2 "kubeconfig --timeout 0: exit 2"
+expect_err "error: invalid argument \"0\" for \"--timeout\" flag: must be at least 1s (see 'kubelua $SCRIPTS/kubeconfig.lua --help')" "kubeconfig --timeout 0: one line"
 run_script kubeconfig.lua -n devops-tools --service-account api-service-account
 expect_rc 2 "kubeconfig without --output: exit 2"
 expect_err "error: required flag \"--output\" not set (see 'kubelua $SCRIPTS/kubeconfig.lua --help')" "kubeconfig without --output: one line"

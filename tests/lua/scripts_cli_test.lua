@@ -195,6 +195,27 @@ t.test("write_private and read_file report failures in one line", function()
   t.eq(rerr, "cannot read /nonexistent-file: No such file or directory")
 end)
 
+t.test("make_private_dir: 0700, and one clean reason when it cannot", function()
+  local dir = os.tmpname()
+  os.remove(dir)
+  t.eq(cli.make_private_dir(dir .. "/a/b"), true)
+  local p = io.popen("stat -c %a " .. cli.shell_quote(dir .. "/a/b"))
+  t.eq(p:read("l"), "700")
+  p:close()
+  t.eq(cli.make_private_dir(dir .. "/a/b"), true) -- already there
+  local f = assert(io.open(dir .. "/file", "w"))
+  f:close()
+  local rows = {
+    { dir .. "/file", "a file of that name exists" },
+    { dir .. "/file/sub", "Not a directory" },
+  }
+  for _, r in ipairs(rows) do
+    local ok, err = cli.make_private_dir(r[1])
+    t.eq({ ok, err }, { nil, ("cannot create directory %s: %s"):format(r[1], r[2]) })
+  end
+  os.execute("rm -rf " .. cli.shell_quote(dir))
+end)
+
 t.test("check and try raise an expected error carrying the message", function()
   local ok, e = pcall(cli.check, nil, "boom")
   t.eq(ok, false)
