@@ -81,7 +81,12 @@ def seed(store, authz, port):
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     d = os.path.abspath(args.dir)
-    os.makedirs(d, exist_ok=True)
+    try:
+        os.makedirs(d, exist_ok=True)
+        open(os.path.join(d, "requests.jsonl"), "a").close()
+    except OSError as e:
+        print("kubesim: --dir %s: %s" % (args.dir, e.strerror or e), file=sys.stderr)
+        return 1
     signer = tokens.Signer()  # RSA keygen starts in the background right away
     try:
         faults = Faults(args.faults)
@@ -109,7 +114,11 @@ def main(argv=None):
     api = API(store, authz)
     reviews = Reviews(store, authz, authn, signer)
 
-    server = Server(("127.0.0.1", args.port), None, ctx)
+    try:
+        server = Server(("127.0.0.1", args.port), None, ctx)
+    except OSError as e:
+        print("kubesim: cannot listen on 127.0.0.1:%d: %s" % (args.port, e.strerror or e), file=sys.stderr)
+        return 1
     port = server.server_address[1]
     url = "https://127.0.0.1:%d" % port
     seed(store, authz, port)
