@@ -10,6 +10,7 @@
 -- are left out unless --all is given.
 local k8s = require "kubelua"
 local cli = require "kubelua.cli"
+local client = require "kubelua.client"
 
 local opts = cli.parse(arg, {
   usage = "kubelua scripts/audit.lua [-o table|json|yaml] [--all] [-n NS]",
@@ -71,148 +72,169 @@ local function role_key(kind, ns, name)
   return kind == "ClusterRole" and ("ClusterRole/" .. name) or ("Role/" .. ns .. "/" .. name)
 end
 
-local function collect(c)
-  local function get_list(api_version, kind, o)
-    local items, err = c:list(api_version, kind, o)
-    if not items then cli.raise(err) end
-    return items.items or items
-  end
-  local ns_opt = opts.namespace and { namespace = opts.namespace } or { all_namespaces = true }
-  local crbs = get_list(RBAC, "ClusterRoleBinding")
-  local rbs = get_list(RBAC, "RoleBinding", ns_opt)
-  local croles = get_list(RBAC, "ClusterRole")
-  local roles = get_list(RBAC, "Role", ns_opt)
-  local sopt = { field_selector = "type=kubernetes.io/service-account-token" }
-  for k, v in pairs(ns_opt) do sopt[k] = v end
-  local secrets = get_list("v1", "Secret", sopt)
-  local sas = get_list("v1", "ServiceAccount", ns_opt)
+-- "ns/name" for a namespaced object, "name" otherwise
+local function qualified(md)
+  return (md.namespace and (md.namespace .. "/") or "") .. md.name
+end
 
-  local role_by_key = {}
-  for _, r in ipairs(croles) do role_by_key[role_key("ClusterRole", nil, r.metadata.name)] = r end
-  for _, r in ipairs(roles) do
-    role_by_key[role_key("Role", r.metadata.namespace, r.metadata.name)] = r
+-- Everything the report is made of, read once, with the lookups it needs:
+-- roles by key, which bindings use each role, which accounts exist.
+local function fetch(c)
+  local function items(api_version, kind, o)
+    return (cli.check(c:list(api_version, kind, o))) -- the items, each with its kind
   end
-  local sa_exists = {}
-  for _, sa in ipairs(sas) do sa_exists[sa.metadata.namespace .. "/" .. sa.metadata.name] = true end
-
-  local function role_of(b)
-    return role_by_key[role_key(b.roleRef.kind, b.metadata.namespace, b.roleRef.name)]
+  local function scoped(o)
+    o = o or {}
+    if opts.namespace then o.namespace = opts.namespace else o.all_namespaces = true end
+    return o
   end
-  local function role_ref(b)
-    local r = role_of(b)
-    local label = b.roleRef.kind .. "/" .. b.roleRef.name
-    if not r then return label, "missing role" end
-    return label, access(r.rules) or "none"
-  end
-
-  local report = {
-    clusterWideServiceAccounts = arr(), defaultServiceAccountBindings = arr(),
-    wildcardRules = arr(), longLivedTokens = arr(),
+  local cl = {
+    crbs = items(RBAC, "ClusterRoleBinding"),
+    rbs = items(RBAC, "RoleBinding", scoped()),
+    croles = items(RBAC, "ClusterRole"),
+    roles = items(RBAC, "Role", scoped()),
+    secrets = items("v1", "Secret",
+      scoped{ field_selector = "type=kubernetes.io/service-account-token" }),
+    role_by_key = {}, bound_by = {}, sa_exists = {},
   }
-  local bound_by = {} -- role key -> list of binding names
-  for _, set in ipairs({ crbs, rbs }) do
-    for _, b in ipairs(set) do
-      local key = role_key(b.roleRef.kind, b.metadata.namespace, b.roleRef.name)
-      bound_by[key] = bound_by[key] or {}
-      table.insert(bound_by[key], (b.metadata.namespace and (b.metadata.namespace .. "/") or "")
-        .. b.metadata.name)
+  for _, set in ipairs({ cl.croles, cl.roles }) do
+    for _, r in ipairs(set) do
+      cl.role_by_key[role_key(r.kind, r.metadata.namespace, r.metadata.name)] = r
     end
   end
+  for _, set in ipairs({ cl.crbs, cl.rbs }) do
+    for _, b in ipairs(set) do
+      local key = role_key(b.roleRef.kind, b.metadata.namespace, b.roleRef.name)
+      cl.bound_by[key] = cl.bound_by[key] or {}
+      table.insert(cl.bound_by[key], qualified(b.metadata))
+    end
+  end
+  for _, sa in ipairs(items("v1", "ServiceAccount", scoped())) do
+    cl.sa_exists[qualified(sa.metadata)] = true
+  end
+  return cl
+end
 
-  for _, b in ipairs(crbs) do
-    if not builtin(b) then
-      for _, s in ipairs(b.subjects or {}) do
-        local who
-        if s.kind == "ServiceAccount" then
-          who = (s.namespace or "?") .. "/" .. s.name
-        elseif s.kind == "Group" and s.name == "system:serviceaccounts" then
-          who = "every service account (group system:serviceaccounts)"
-        elseif s.kind == "Group" and s.name:match("^system:serviceaccounts:") then
-          who = ("every service account in %s (group %s)"):format(
-            s.name:match("^system:serviceaccounts:(.*)$"), s.name)
+-- "ClusterRole/x", and what it allows ("admin", "write", "read", "none",
+-- "missing role")
+local function role_of(cl, b)
+  local r = cl.role_by_key[role_key(b.roleRef.kind, b.metadata.namespace, b.roleRef.name)]
+  local label = b.roleRef.kind .. "/" .. b.roleRef.name
+  if not r then return label, "missing role" end
+  return label, access(r.rules) or "none"
+end
+
+-- Who a ClusterRoleBinding subject stands for, when it is service accounts.
+local function accounts_of(s)
+  if s.kind == "ServiceAccount" then return (s.namespace or "?") .. "/" .. s.name end
+  if s.kind ~= "Group" then return nil end
+  if s.name == "system:serviceaccounts" then
+    return "every service account (group system:serviceaccounts)"
+  end
+  local ns = s.name:match("^system:serviceaccounts:(.*)$")
+  return ns and ("every service account in %s (group %s)"):format(ns, s.name)
+end
+
+local function cluster_wide_accounts(cl)
+  local out = arr()
+  for _, b in ipairs(cl.crbs) do
+    for _, s in ipairs(not builtin(b) and b.subjects or {}) do
+      local who = accounts_of(s)
+      if who then
+        local role, level = role_of(cl, b)
+        -- whether the account exists: unknown for groups, and for accounts
+        -- outside -n (whose namespace was not read)
+        local exists = json.null
+        if s.kind == "ServiceAccount" and (not opts.namespace or s.namespace == opts.namespace) then
+          exists = cl.sa_exists[who] == true
         end
-        if who then
-          local role, level = role_ref(b)
-          -- whether the account exists (unknown for groups, and for accounts
-          -- outside -n, whose namespace was not read)
-          local exists = json.null
-          if s.kind == "ServiceAccount"
-            and (not opts.namespace or s.namespace == opts.namespace) then
-            exists = sa_exists[who] ~= nil
-          end
-          report.clusterWideServiceAccounts[#report.clusterWideServiceAccounts + 1] = {
-            serviceAccount = who, binding = b.metadata.name, role = role, access = level,
-            exists = exists,
+        out[#out + 1] = { serviceAccount = who, binding = b.metadata.name, role = role,
+          access = level, exists = exists }
+      end
+    end
+  end
+  return out
+end
+
+local function default_account_bindings(cl)
+  local out = arr()
+  for _, set in ipairs({ cl.crbs, cl.rbs }) do
+    for _, b in ipairs(set) do
+      for _, s in ipairs(not builtin(b) and b.subjects or {}) do
+        if s.kind == "ServiceAccount" and s.name == "default" then
+          local role, level = role_of(cl, b)
+          local ns = b.metadata.namespace
+          out[#out + 1] = {
+            binding = (ns and "RoleBinding/" or "ClusterRoleBinding/") .. qualified(b.metadata),
+            serviceAccount = (s.namespace or ns or "?") .. "/default",
+            role = role, access = level,
+            scope = ns and ("namespace " .. ns) or "cluster",
           }
         end
       end
     end
   end
+  return out
+end
 
-  for _, set in ipairs({ crbs, rbs }) do
-    for _, b in ipairs(set) do
-      if not builtin(b) then
-        for _, s in ipairs(b.subjects or {}) do
-          if s.kind == "ServiceAccount" and s.name == "default" then
-            local role, level = role_ref(b)
-            report.defaultServiceAccountBindings[#report.defaultServiceAccountBindings + 1] = {
-              binding = (b.kind == "RoleBinding" and ("RoleBinding/" .. b.metadata.namespace
-                .. "/") or "ClusterRoleBinding/") .. b.metadata.name,
-              serviceAccount = (s.namespace or b.metadata.namespace or "?") .. "/default",
-              role = role, access = level,
-              scope = b.kind == "ClusterRoleBinding" and "cluster"
-                or ("namespace " .. b.metadata.namespace),
-            }
-          end
-        end
-      end
-    end
-  end
+-- the built-in user-facing roles, wildcards by design
+local DEFAULT_ROLES = { ["cluster-admin"] = true, admin = true, edit = true, view = true }
 
-  for _, set in ipairs({ croles, roles }) do
+local function wildcard_rules(cl)
+  local out = arr()
+  for _, set in ipairs({ cl.croles, cl.roles }) do
     for _, r in ipairs(set) do
-      if not builtin(r) and not (not opts.all and ({ ["cluster-admin"] = true, admin = true,
-        edit = true, view = true })[r.metadata.name] and r.kind ~= "Role") then
-        for i, rule in ipairs(r.rules or {}) do
-          local w = wildcards(rule)
-          if #w > 0 then
-            local key = role_key(r.kind or (r.metadata.namespace and "Role" or "ClusterRole"),
-              r.metadata.namespace, r.metadata.name)
-            report.wildcardRules[#report.wildcardRules + 1] = {
-              role = key, rule = i - 1, wildcards = arr(w),
-              boundBy = arr(bound_by[key] or {}),
-            }
-          end
+      local skip = builtin(r) or (not opts.all and r.kind == "ClusterRole"
+        and DEFAULT_ROLES[r.metadata.name])
+      for i, rule in ipairs(not skip and r.rules or {}) do
+        local w = wildcards(rule)
+        if #w > 0 then
+          local key = role_key(r.kind, r.metadata.namespace, r.metadata.name)
+          out[#out + 1] = { role = key, rule = i - 1, wildcards = arr(w),
+            boundBy = arr(cl.bound_by[key] or {}) }
         end
       end
     end
   end
+  return out
+end
 
-  local now = os.time()
-  local parse_time = require("kubelua.client").parse_time
-  for _, s in ipairs(secrets) do
+local function long_lived_tokens(cl)
+  local out, now = arr(), os.time()
+  for _, s in ipairs(cl.secrets) do
     local m = s.metadata
     local ann, labels = m.annotations or {}, m.labels or {}
-    local created = m.creationTimestamp and parse_time(m.creationTimestamp)
-    local sa = ann["kubernetes.io/service-account.name"] or "?"
-    report.longLivedTokens[#report.longLivedTokens + 1] = {
-      secret = m.namespace .. "/" .. m.name,
-      serviceAccount = m.namespace .. "/" .. sa,
+    local created = m.creationTimestamp and client.parse_time(m.creationTimestamp)
+    out[#out + 1] = {
+      secret = qualified(m),
+      serviceAccount = m.namespace .. "/" .. (ann["kubernetes.io/service-account.name"] or "?"),
       age = created and cli.age(now - created) or json.null,
       lastUsed = labels["kubernetes.io/legacy-token-last-used"] or json.null,
       invalidSince = labels["kubernetes.io/legacy-token-invalid-since"] or json.null,
     }
   end
-  local function by(field)
-    return function(a, b) return tostring(a[field]) < tostring(b[field]) end
-  end
-  table.sort(report.clusterWideServiceAccounts, by("serviceAccount"))
-  table.sort(report.defaultServiceAccountBindings, by("binding"))
-  table.sort(report.wildcardRules, function(a, b)
-    return a.role < b.role or (a.role == b.role and a.rule < b.rule)
-  end)
-  table.sort(report.longLivedTokens, by("secret"))
-  return report
+  return out
+end
+
+local function sorted(list, less)
+  table.sort(list, less)
+  return list
+end
+
+local function by(field)
+  return function(a, b) return tostring(a[field]) < tostring(b[field]) end
+end
+
+local function collect(c)
+  local cl = fetch(c)
+  return {
+    clusterWideServiceAccounts = sorted(cluster_wide_accounts(cl), by("serviceAccount")),
+    defaultServiceAccountBindings = sorted(default_account_bindings(cl), by("binding")),
+    wildcardRules = sorted(wildcard_rules(cl), function(a, b)
+      return a.role < b.role or (a.role == b.role and a.rule < b.rule)
+    end),
+    longLivedTokens = sorted(long_lived_tokens(cl), by("secret")),
+  }
 end
 
 local function text(v)
@@ -255,7 +277,7 @@ local function print_tables(report)
 end
 
 local function main()
-  local c = cli.check(k8s.connect(cli.connect_options(opts, { namespace = nil })))
+  local c = cli.check(k8s.connect(cli.connect_options(opts, { namespace = false })))
   local report = collect(c)
   if opts.output == "json" then
     io.stdout:write(json.encode(report, { indent = 2 }), "\n")

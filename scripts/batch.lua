@@ -120,6 +120,9 @@ local function read_yaml(text, file)
 end
 
 local function entries()
+  if opts.namespace then
+    cli.raise("-n does not apply: batch.lua takes its namespaces from --count/--prefix or --file")
+  end
   if opts.file and (opts.count or opts.prefix) then
     cli.raise("--file and --count/--prefix: choose one")
   end

@@ -177,9 +177,8 @@ local function batch(c)
 end
 
 local function main()
-  local copts = cli.connect_options(opts)
-  copts.namespace = nil -- -n names the tutorial's namespace, not the client's
-  local c = cli.check(k8s.connect(copts))
+  -- -n names the tutorial's namespace, not the client's
+  local c = cli.check(k8s.connect(cli.connect_options(opts, { namespace = false })))
   local failed = 0
   if opts.prefix then
     cli.check(setup.check_namespace_name(opts.prefix .. "-x"))

@@ -125,34 +125,23 @@ local function validate(c, names, creds)
   say("namespaces the service account sees (%d): %s", #seen, table.concat(seen, " "))
 end
 
-local function main()
-  check_names()
-  if opts["show-token"] and opts["token-file"] then
-    cli.raise("--show-token and --token-file: choose one")
-  end
-  -- -n names the tutorial's namespace; the client keeps the kubeconfig's
-  -- (which `kubectl auth can-i` uses too)
-  local copts = cli.connect_options(opts)
-  copts.namespace = nil
-  local c = cli.check(k8s.connect(copts))
-  local names = setup.names{ namespace = opts.namespace, name = opts.name,
-    read_only = opts["read-only"] }
-  local objs = cli.check(setup.objects(names, { read_only = opts["read-only"] }))
-  local dry = opts["dry-run"]
-
-  -- the traps of the tutorial's own manifests, said once, before applying
+-- The traps of the tutorial's own manifests, said once, before applying.
+local function warn_traps(objs)
   local role, binding
   for _, o in ipairs(objs) do
     if o.obj.kind == "ClusterRole" then role = o end
     if o.obj.kind == "ClusterRoleBinding" then binding = o end
   end
   for _, w in ipairs(setup.lint(role, binding)) do cli.warn(w) end
+end
 
-  -- steps 1-4 and the Secret of step 6, in the tutorial's order
+-- Steps 1-4 and the Secret of step 6, in the tutorial's order, with the
+-- can-i checks of step 5 just before the Secret. A server-side dry run
+-- cannot create objects inside a namespace that does not exist yet.
+local function apply_steps(c, names, objs, dry)
   local ns_missing = false
-  for i, o in ipairs(objs) do
+  for _, o in ipairs(objs) do
     if o.obj.kind == "Secret" and not dry then
-      -- step 5 comes before the Secret in the tutorial
       can_i(c, names, "get", "pods")
       can_i(c, names, "delete", "deployments", "apps")
     end
@@ -160,32 +149,49 @@ local function main()
       say("%s created (server dry run skipped: namespace %s does not exist yet)",
         setup.ref(o.obj), names.namespace)
     else
-      local line, action = setup.apply(c, o.obj, { dry_run = dry })
-      if not line then cli.raise(action) end
-      if i == 1 and action == "created" then ns_missing = true end
+      local line, action = cli.check(setup.apply(c, o.obj, { dry_run = dry }))
+      if o.obj.kind == "Namespace" and action == "created" then ns_missing = dry end
       say("%s", line)
     end
   end
-  if dry then
+end
+
+-- --token-file, --show-token or neither.
+local function hand_out(token)
+  if opts["token-file"] then
+    cli.check(cli.write_private(opts["token-file"], token))
+    say("token written to %s (mode 0600)", opts["token-file"])
+  elseif opts["show-token"] then
+    io.stdout:write(token, cli.isatty(1) and "\n" or "")
+  else
+    say("(the token is not shown: use --show-token or --token-file PATH)")
+  end
+end
+
+local function main()
+  check_names()
+  if opts["show-token"] and opts["token-file"] then
+    cli.raise("--show-token and --token-file: choose one")
+  end
+  -- -n names the tutorial's namespace; the client keeps the kubeconfig's
+  -- (which `kubectl auth can-i` uses too)
+  local c = cli.check(k8s.connect(cli.connect_options(opts, { namespace = false })))
+  local names = setup.names{ namespace = opts.namespace, name = opts.name,
+    read_only = opts["read-only"] }
+  local objs = cli.check(setup.objects(names, { read_only = opts["read-only"] }))
+  warn_traps(objs)
+  apply_steps(c, names, objs, opts["dry-run"])
+  if opts["dry-run"] then
     io.stderr:write("server dry run: nothing was stored; the can-i checks, the token and "
       .. "the API call were skipped\n")
     return 0
   end
-
   local creds = cli.try(("waiting for the token in secret %s/%s"):format(names.namespace,
     names.secret), setup.wait_token(c, names, opts.timeout))
   say("secret/%s: token decoded: %s", names.secret, describe_token(creds.token))
   endpoints(c)
   validate(c, names, creds)
-  -- the token leaves the process only once it has been seen to work
-  if opts["token-file"] then
-    cli.check(cli.write_private(opts["token-file"], creds.token))
-    say("token written to %s (mode 0600)", opts["token-file"])
-  elseif opts["show-token"] then
-    io.stdout:write(creds.token, cli.isatty(1) and "\n" or "")
-  else
-    say("(the token is not shown: use --show-token or --token-file PATH)")
-  end
+  hand_out(creds.token) -- only once the token has been seen to work
   return 0
 end
 

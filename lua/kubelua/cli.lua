@@ -390,13 +390,17 @@ function M.parse(argv, spec)
 end
 
 --- The connect{} options for the global flags (kubeconfig, context,
---- namespace, verbosity), plus any `extra` fields.
+--- namespace, verbosity), plus the fields of `extra`; a field set to false
+--- there leaves the option out: `cli.connect_options(opts, { namespace = false })`
+--- when -n names something else than the client's namespace.
 function M.connect_options(opts, extra)
   local o = {
     kubeconfig = opts.kubeconfig, context = opts.context,
     namespace = opts.namespace, verbose = (opts.v or 0) > 0 and opts.v or nil,
   }
-  for k, v in pairs(extra or {}) do o[k] = v end
+  for k, v in pairs(extra or {}) do
+    if v == false then o[k] = nil else o[k] = v end
+  end
   return o
 end
 

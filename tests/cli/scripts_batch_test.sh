@@ -94,6 +94,9 @@ bad "empty file" $'# nothing\n' csv "error: $tmp/bad.csv: no namespaces"
 run_script batch.lua --count 3
 expect_rc 1 "--count without --prefix: exit 1"
 expect_err "error: give --count N and --prefix P, or --file F (see --help)" "--count without --prefix: one line"
+run_script batch.lua --count 3 --prefix x -n devops-tools
+expect_rc 1 "-n: exit 1"
+expect_err "error: -n does not apply: batch.lua takes its namespaces from --count/--prefix or --file" "-n: one line"
 run_script batch.lua --count 0 --prefix x
 expect_rc 2 "--count 0: exit 2"
 run_script batch.lua --file "$tmp/tenants.csv" --count 2 --prefix x

@@ -216,6 +216,13 @@ t.test("make_private_dir: 0700, and one clean reason when it cannot", function()
   os.execute("rm -rf " .. cli.shell_quote(dir))
 end)
 
+t.test("connect_options: the global flags, extra fields, false leaves one out", function()
+  t.eq(cli.connect_options{ kubeconfig = "k", context = "c", namespace = "n", v = 0 },
+    { kubeconfig = "k", context = "c", namespace = "n" })
+  t.eq(cli.connect_options({ namespace = "n", v = 8 }, { namespace = false, timeout = 5 }),
+    { verbose = 8, timeout = 5 })
+end)
+
 t.test("check and try raise an expected error carrying the message", function()
   local ok, e = pcall(cli.check, nil, "boom")
   t.eq(ok, false)
