@@ -78,6 +78,14 @@ def seed(store, authz, port):
         "kube-apiserver"))
 
 
+def _fail(msg, code):
+    """Exit at once: a daemon thread may still be inside OpenSSL generating the RSA key, and
+    interpreter finalisation under it can crash."""
+    print("kubesim: " + msg, file=sys.stderr)
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     d = os.path.abspath(args.dir)
@@ -85,14 +93,12 @@ def main(argv=None):
         os.makedirs(d, exist_ok=True)
         open(os.path.join(d, "requests.jsonl"), "a").close()
     except OSError as e:
-        print("kubesim: --dir %s: %s" % (args.dir, e.strerror or e), file=sys.stderr)
-        return 1
+        _fail("--dir %s: %s" % (args.dir, e.strerror or e), 1)
     signer = tokens.Signer()  # RSA keygen starts in the background right away
     try:
         faults = Faults(args.faults)
     except ValueError as e:
-        print("kubesim: --faults: %s" % e, file=sys.stderr)
-        return 2
+        _fail("--faults: %s" % e, 2)
 
     ca = pki.CA()
     srv_cert, srv_key = ca.issue("kube-apiserver", server=True)
@@ -117,8 +123,7 @@ def main(argv=None):
     try:
         server = Server(("127.0.0.1", args.port), None, ctx)
     except OSError as e:
-        print("kubesim: cannot listen on 127.0.0.1:%d: %s" % (args.port, e.strerror or e), file=sys.stderr)
-        return 1
+        _fail("cannot listen on 127.0.0.1:%d: %s" % (args.port, e.strerror or e), 1)
     port = server.server_address[1]
     url = "https://127.0.0.1:%d" % port
     seed(store, authz, port)
