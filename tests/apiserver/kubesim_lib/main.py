@@ -88,6 +88,9 @@ def _fail(msg, code):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    # until the server runs, a stop signal simply ends the process (still with status 0)
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    signal.signal(signal.SIGINT, lambda *_: os._exit(0))
     d = os.path.abspath(args.dir)
     try:
         os.makedirs(d, exist_ok=True)
