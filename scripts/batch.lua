@@ -52,68 +52,84 @@ local function bool_of(v, where)
   cli.raise(("%s: clusterWide must be true or false, not %q"):format(where, tostring(v)))
 end
 
--- One entry: { namespace, role, service_account, cluster_wide, where }.
-local function entry(ns, role, sa, cluster_wide, where)
-  local ok, err = setup.check_namespace_name(ns)
-  if not ok then cli.raise(where .. ": " .. err) end
-  sa = (sa ~= nil and sa ~= "") and sa or opts["service-account"]
-  ok, err = setup.check_object_name(sa, "service account")
-  if not ok then cli.raise(where .. ": " .. err) end
-  role = (role ~= nil and role ~= "") and role or opts.role
-  ok, err = setup.check_object_name(role, "role")
-  if not ok then cli.raise(where .. ": " .. err) end
+-- One entry: { namespace, role, service_account, cluster_wide, where };
+-- `where` (file:line, file: entry N) prefixes every complaint about it.
+local function entry(where, ns, role, sa, cluster_wide)
+  local function given(v) return v ~= nil and v ~= "" and v or nil end
+  sa = given(sa) or opts["service-account"]
+  role = given(role) or opts.role
+  cli.try(where, setup.check_namespace_name(ns))
+  cli.try(where, setup.check_object_name(sa, "service account"))
+  cli.try(where, setup.check_object_name(role, "role"))
   if cluster_wide == nil then cluster_wide = opts["cluster-wide"] or false end
   return { namespace = ns, role = role, service_account = sa, cluster_wide = cluster_wide,
     where = where }
 end
 
+local function trim(s)
+  return (s:gsub("^%s+", ""):gsub("%s+$", ""))
+end
+
+-- namespace[,role[,serviceAccount[,clusterWide]]] per line; # comments,
+-- blank lines, a header line and a UTF-8 byte order mark are skipped.
 local function read_csv(text, file)
   local list, lineno = {}, 0
+  text = text:gsub("^\239\187\191", "")
   for line in (text .. "\n"):gmatch("([^\n]*)\n") do
     lineno = lineno + 1
-    line = line:gsub("\r$", ""):gsub("^%s+", ""):gsub("%s+$", "")
+    line = trim(line)
     if line ~= "" and not line:match("^#") then
       local cells = {}
       for cell in (line .. ","):gmatch("([^,]*),") do
-        cells[#cells + 1] = cell:gsub("^%s+", ""):gsub("%s+$", ""):gsub('^"(.*)"$', "%1")
+        cells[#cells + 1] = trim(cell):gsub('^"(.*)"$', "%1")
       end
+      local where = ("%s:%d"):format(file, lineno)
       if #cells > 4 then
-        cli.raise(("%s:%d: expected namespace[,role[,serviceAccount[,clusterWide]]], got %d "
-          .. "fields"):format(file, lineno, #cells))
+        cli.raise(("%s: expected namespace[,role[,serviceAccount[,clusterWide]]], got %d "
+          .. "fields"):format(where, #cells))
       end
       local header = lineno == 1 and cells[1]:lower():match("^namespace")
       if not header then
-        local where = ("%s:%d"):format(file, lineno)
-        list[#list + 1] = entry(cells[1], cells[2], cells[3], bool_of(cells[4], where), where)
+        list[#list + 1] = entry(where, cells[1], cells[2], cells[3], bool_of(cells[4], where))
       end
     end
   end
   return list
 end
 
+local FIELDS = { namespace = true, name = true, role = true, serviceAccount = true,
+  clusterWide = true }
+
+local function is_list(v)
+  return type(v) == "table" and (getmetatable(v) == k8s.json.array_mt or #v > 0)
+end
+
+-- A list of names or of {namespace, role, serviceAccount, clusterWide},
+-- alone or under a top-level `namespaces:` key.
 local function read_yaml(text, file)
   local doc, err = k8s.yaml.decode(text)
-  if doc == nil then cli.raise(("%s: %s"):format(file, tostring(err))) end
-  if type(doc) == "table" and doc.namespaces then doc = doc.namespaces end
-  if type(doc) ~= "table" then
+  if err then cli.raise(("%s: %s"):format(file, tostring(err))) end
+  if type(doc) == "table" and doc.namespaces ~= nil then doc = doc.namespaces end
+  if not is_list(doc) then
     cli.raise(("%s: expected a list of namespaces (or {namespaces: [...]})"):format(file))
   end
   local list = {}
   for i, e in ipairs(doc) do
     local where = ("%s: entry %d"):format(file, i)
     if type(e) == "string" then
-      list[#list + 1] = entry(e, nil, nil, nil, where)
-    elseif type(e) == "table" then
+      list[#list + 1] = entry(where, e)
+    elseif type(e) == "table" and not is_list(e) then
       for k in pairs(e) do
-        if not ({ namespace = 1, name = 1, role = 1, serviceAccount = 1, clusterWide = 1 })[k] then
+        if not FIELDS[k] then
           cli.raise(("%s: unknown field %q (namespace, role, serviceAccount, clusterWide)")
             :format(where, tostring(k)))
         end
       end
-      list[#list + 1] = entry(e.namespace or e.name, e.role, e.serviceAccount,
-        bool_of(e.clusterWide, where), where)
+      list[#list + 1] = entry(where, e.namespace or e.name, e.role, e.serviceAccount,
+        bool_of(e.clusterWide, where))
     else
-      cli.raise(("%s: expected a name or a mapping, got %s"):format(where, tostring(e)))
+      cli.raise(("%s: expected a name or a mapping, got %s"):format(where,
+        type(e) == "table" and "a list" or tostring(e)))
     end
   end
   return list
@@ -146,7 +162,7 @@ local function entries()
   end
   local list = {}
   for i = 1, opts.count do
-    list[i] = entry(("%s-%d"):format(opts.prefix, i), nil, nil, nil, "--prefix")
+    list[i] = entry("--prefix", ("%s-%d"):format(opts.prefix, i))
   end
   return list
 end

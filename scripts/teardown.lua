@@ -84,19 +84,13 @@ local function remove(c, api_version, kind, name, namespace, quiet)
   return "deleted"
 end
 
-local function items_of(list)
-  return list and (list.items or list) or {}
-end
-
 -- The ClusterRoles go when no binding uses them any more (batch.lua's
 -- namespaces and the tutorial share them); a missing one is not counted.
 local function remove_unused_roles(c, roles)
   local used = {}
-  local crbs, err = c:list(RBAC, "ClusterRoleBinding")
-  if not crbs then cli.raise(err) end
-  local rbs, rerr = c:list(RBAC, "RoleBinding", { all_namespaces = true })
-  if not rbs then cli.raise(rerr) end
-  for _, set in ipairs({ items_of(crbs), items_of(rbs) }) do
+  local crbs = cli.check(c:list(RBAC, "ClusterRoleBinding"))
+  local rbs = cli.check(c:list(RBAC, "RoleBinding", { all_namespaces = true }))
+  for _, set in ipairs({ crbs, rbs }) do
     for _, b in ipairs(set) do
       if b.roleRef.kind == "ClusterRole" and not used[b.roleRef.name] then
         used[b.roleRef.name] = (b.metadata.namespace and (b.metadata.namespace .. "/") or "")
@@ -129,16 +123,21 @@ local function tutorial(c)
   end
 end
 
+-- "team-2" before "team-10": numbers compare as numbers
+local function natural_less(a, b)
+  local function key(s) return (s:gsub("%d+", function(d) return ("%012d"):format(d) end)) end
+  return key(a) < key(b)
+end
+
+-- The names of the objects of `kind` called P-* (ours only, unless --force).
 local function with_prefix(c, api_version, kind)
   local sel = not opts.force and setup.SELECTOR or nil
-  local list, err = c:list(api_version, kind, { label_selector = sel })
-  if not list then cli.raise(err) end
   local out = {}
-  for _, o in ipairs(items_of(list)) do
+  for _, o in ipairs(cli.check(c:list(api_version, kind, { label_selector = sel }))) do
     local n = o.metadata.name
     if n:sub(1, #opts.prefix + 1) == opts.prefix .. "-" then out[#out + 1] = n end
   end
-  table.sort(out)
+  table.sort(out, natural_less)
   return out
 end
 
@@ -181,7 +180,10 @@ local function main()
   local c = cli.check(k8s.connect(cli.connect_options(opts, { namespace = false })))
   local failed = 0
   if opts.prefix then
-    cli.check(setup.check_namespace_name(opts.prefix .. "-x"))
+    if not setup.check_namespace_name(opts.prefix .. "-1") then
+      cli.raise(("invalid --prefix %q: the namespaces P-1, P-2, ... must be lowercase RFC 1123 "
+        .. "labels (a-z, 0-9, '-')"):format(opts.prefix))
+    end
     failed = batch(c)
   else
     tutorial(c)

@@ -54,6 +54,7 @@ csv-a,read-only,reader
 csv-b,tutorial,
 "csv-c",read-only,"agent"
 EOF
+printf '\357\273\277' | cat - "$tmp/tenants.csv" >"$tmp/bom.csv" && mv "$tmp/bom.csv" "$tmp/tenants.csv" # as Excel saves it
 run_script batch.lua --file "$tmp/tenants.csv"
 expect_rc 0 "CSV file: exit 0"
 expect_out_has "csv-a       reader                api-cluster-role-read-only   rolebinding/reader-cluster-role-binding" "CSV file: role and account per line"
@@ -91,6 +92,10 @@ bad "YAML not a list" $'just text\n' yaml "error: $tmp/bad.yaml: expected a list
 bad "YAML bad clusterWide" $'- {namespace: a, clusterWide: maybe}\n' yaml "error: $tmp/bad.yaml: entry 1: clusterWide must be true or false, not \"maybe\""
 bad "unknown role" $'- {namespace: a, role: no-such-role}\n' yaml "error: ClusterRole \"no-such-role\" not found (roles: tutorial, read-only, or an existing ClusterRole)"
 bad "empty file" $'# nothing\n' csv "error: $tmp/bad.csv: no namespaces"
+bad "empty YAML file" '' yaml "error: $tmp/bad.yaml: expected a list of namespaces (or {namespaces: [...]})"
+bad "YAML mapping without namespaces" $'foo: bar\n' yaml "error: $tmp/bad.yaml: expected a list of namespaces (or {namespaces: [...]})"
+bad "YAML entry that is a list" $'- a\n- [b]\n' yaml "error: $tmp/bad.yaml: entry 2: expected a name or a mapping, got a list"
+bad "YAML empty list" $'namespaces: []\n' yaml "error: $tmp/bad.yaml: no namespaces"
 run_script batch.lua --count 3
 expect_rc 1 "--count without --prefix: exit 1"
 expect_err "error: give --count N and --prefix P, or --file F (see --help)" "--count without --prefix: one line"
@@ -119,6 +124,7 @@ check "progress bar: redrawn in place with a bar" $([[ "$err" == *$'\r['"#######
 run_script teardown.lua --prefix team
 expect_rc 0 "teardown --prefix team: exit 0"
 expect_out_has 'namespace "team-200" deleted' "teardown --prefix: kubectl-style lines"
+check "teardown --prefix: in natural order (team-9 before team-10)" $(printf '%s\n' "$out" | sed -n 's/^namespace "team-\([0-9]*\)" deleted$/\1/p' | sort -nc; echo $?)
 expect_out_has "teardown: 200 deleted, 0 already gone, 0 kept" "teardown --prefix: summary"
 check "teardown --prefix: no team-* namespace left (not even Terminating)" $([ "$(kubectl get ns -o name | grep -c '^namespace/team-')" = 0 ]; echo $?)
 check "teardown --prefix: the shared ClusterRole stays while others use it" $(kubectl get clusterrole api-cluster-role >/dev/null 2>&1; echo $?)
@@ -160,5 +166,6 @@ expect_err_has 'warning: namespace "default" kept: it is a built-in namespace' "
 check "teardown: default still there" $(kubectl get ns default >/dev/null 2>&1; echo $?)
 run_script teardown.lua --prefix Bad_
 expect_rc 1 "teardown bad prefix: exit 1"
+expect_err "error: invalid --prefix \"Bad_\": the namespaces P-1, P-2, ... must be lowercase RFC 1123 labels (a-z, 0-9, '-')" "teardown bad prefix: one line"
 
 finish
