@@ -85,8 +85,7 @@ local function read_token()
     t = bearer
   end
   if t == "" then cli.raise("the token is empty") end
-  local ok, log = pcall(require, "kubelua.log")
-  if ok and log.add_secret then log.add_secret(t) end
+  k8s.log.add_secret(t) -- -v never prints it
   return t
 end
 
@@ -100,8 +99,7 @@ local function offline(token)
       decoded = decoded:gsub("^%s+", ""):gsub("%s+$", "")
       if k8s.jwt.claims(decoded) then
         info.decoded = decoded
-        local ok, log = pcall(require, "kubelua.log")
-        if ok and log.add_secret then log.add_secret(decoded) end
+        k8s.log.add_secret(decoded)
       end
     end
   end
@@ -160,7 +158,9 @@ end
 -- verified ({ ca_file, temp, how }; temp is closed when tls is).
 local function token_client(admin, server, token)
   local tls = { how = "TLS verified" }
-  if opts["insecure-skip-tls-verify"] then
+  if server:match("^[Hh][Tt][Tt][Pp]://") then
+    tls.how = "plain HTTP: no TLS, the token travels unencrypted"
+  elseif opts["insecure-skip-tls-verify"] then
     tls.how = "TLS NOT verified (--insecure-skip-tls-verify)"
   elseif opts["certificate-authority"] then
     tls.ca_file = opts["certificate-authority"]
@@ -270,22 +270,111 @@ local function live(admin, kind, name, ns)
   return nil, err
 end
 
--- The cause of a 401 for a token that is a JWT.
-local function explain_401(admin, info)
-  local claims = info.claims
-  local token = info.decoded or info.token
+local function utc(t) return os.date("!%Y-%m-%dT%H:%M:%SZ", t) end
+
+-- exp in the past, nbf in the future
+local function check_lifetime(claims)
   local now = os.time()
-  local found = problems
   if math.type(claims.exp) and claims.exp <= now then
-    cause("the token expired %s ago (exp %s)", cli.age(now - claims.exp),
-      os.date("!%Y-%m-%dT%H:%M:%SZ", claims.exp))
+    cause("the token expired %s ago (exp %s)", cli.age(now - claims.exp), utc(claims.exp))
     fix("request a new one: kubelua scripts/token.lua -n NS --service-account SA "
       .. "[--duration 1h]")
   end
   if math.type(claims.nbf) and claims.nbf > now + 60 then
-    cause("the token is not valid before %s (nbf): check the clocks",
-      os.date("!%Y-%m-%dT%H:%M:%SZ", claims.nbf))
+    cause("the token is not valid before %s (nbf): check the clocks", utc(claims.nbf))
   end
+end
+
+-- True when the token authenticates for its own audiences, not the API server's.
+local function check_audience(admin, token, claims, review_error)
+  local aud = type(claims.aud) == "string" and { claims.aud } or claims.aud
+  if type(aud) ~= "table" or #aud == 0 then return false end
+  local st = review(admin, token, aud)
+  if not (st and st.authenticated == true) then return false end
+  cause("wrong audience: the token was issued for %s, which the API server does not "
+    .. "accept (TokenReview: %s)", list_text(aud), review_error)
+  fix("request it without --audience (or with the API server's audience): "
+    .. "kubelua scripts/token.lua -n NS --service-account SA")
+  return true
+end
+
+-- The account the token names: deleted, or deleted and recreated (uid).
+-- Returns the live account, false when it is gone, nil when unknown.
+local function check_account(admin, sa)
+  local where = ("%s/%s"):format(sa.namespace, tostring(sa.name))
+  local again = ("kubelua scripts/tutorial.lua --namespace %s --name %s")
+    :format(tostring(sa.namespace), tostring(sa.name))
+  local account, err = live(admin, "ServiceAccount", sa.name, sa.namespace)
+  if account == false then
+    cause("service account %s was deleted (the token belonged to it)", where)
+    fix("recreate the account and issue a new token: %s", again)
+  elseif account and not is_null(sa.uid) and sa.uid and account.metadata.uid ~= sa.uid then
+    cause("service account %s was deleted and recreated: the token carries uid %s, the "
+      .. "live account has uid %s", where, tostring(sa.uid), tostring(account.metadata.uid))
+    fix("issue a new token for the new account (its old token Secret is deleted by the "
+      .. "token controller): %s", again)
+  elseif err then
+    note("could not read service account %s: %s", where, cli.message(err))
+  end
+  return account
+end
+
+-- A legacy token's Secret: invalidated by the cleaner, or holding another token.
+local function check_legacy_secret(secret, sa, token)
+  local where = ("%s/%s"):format(sa.namespace, sa.secret)
+  local invalid = (secret.metadata.labels or {})["kubernetes.io/legacy-token-invalid-since"]
+  local stored = secret.data and secret.data.token and k8s.base64.decode(secret.data.token)
+  if invalid then
+    cause("secret %s is labelled kubernetes.io/legacy-token-invalid-since=%s: the "
+      .. "legacy token cleaner invalidated it", where, invalid)
+    fix("remove the label to use it again (kubectl label secret %s -n %s "
+      .. "kubernetes.io/legacy-token-invalid-since-), or switch to short-lived tokens: "
+      .. "kubelua scripts/token.lua -n %s --service-account %s", sa.secret,
+      tostring(sa.namespace), tostring(sa.namespace), tostring(sa.name))
+  elseif stored and stored ~= token then
+    cause("secret %s holds a different token now (it was regenerated or recreated): "
+      .. "this copy is stale", where)
+    fix("read the token again: kubectl get secret %s -n %s -o jsonpath='{.data.token}' "
+      .. "| base64 --decode", sa.secret, tostring(sa.namespace))
+  end
+end
+
+-- The Secret the token belongs to (legacy) or is bound to.
+local function check_secret(admin, kind, sa, token)
+  local where = ("%s/%s"):format(sa.namespace, sa.secret)
+  local secret, err = live(admin, "Secret", sa.secret, sa.namespace)
+  if secret == false then
+    cause("secret %s was deleted: a long-lived token dies with its Secret", where)
+    fix("create the Secret again and use its new token (kubelua scripts/tutorial.lua "
+      .. "--namespace %s --name %s)", tostring(sa.namespace), tostring(sa.name))
+  elseif err then
+    note("could not read secret %s: %s", where, cli.message(err))
+  elseif secret and kind == "legacy" then
+    check_legacy_secret(secret, sa, token)
+  elseif secret and sa.secret_uid and secret.metadata.uid ~= sa.secret_uid then
+    cause("secret %s was deleted and recreated (uid %s in the token, %s live)", where,
+      tostring(sa.secret_uid), tostring(secret.metadata.uid))
+  end
+end
+
+-- The pod a bound token is bound to.
+local function check_pod(admin, sa)
+  local pod = live(admin, "Pod", sa.pod, sa.namespace)
+  local where = ("%s/%s"):format(tostring(sa.namespace), sa.pod)
+  if pod == false then
+    cause("pod %s, which the token is bound to, is gone", where)
+  elseif pod and sa.pod_uid and pod.metadata.uid ~= sa.pod_uid then
+    cause("pod %s, which the token is bound to, was recreated (uid mismatch)", where)
+  end
+end
+
+-- The cause of a 401 for a token that is a JWT: its own claims first, then
+-- what the server says about it (TokenReview) and the live objects it names.
+local function explain_401(admin, info)
+  local claims = info.claims
+  local token = info.decoded or info.token
+  local found = problems
+  check_lifetime(claims)
   local st, rerr = review(admin, token)
   if not st then
     note("could not ask the server why (TokenReview: %s)", cli.message(rerr))
@@ -302,78 +391,12 @@ local function explain_401(admin, info)
     return
   end
   local review_error = not is_null(st.error) and tostring(st.error) or "no reason given"
-  -- another audience?
-  local aud = claims.aud
-  if type(aud) == "string" then aud = { aud } end
-  if type(aud) == "table" and #aud > 0 then
-    local st2 = review(admin, token, aud)
-    if st2 and st2.authenticated == true then
-      cause("wrong audience: the token was issued for %s, which the API server does not "
-        .. "accept (TokenReview: %s)", list_text(aud), review_error)
-      fix("request it without --audience (or with the API server's audience): "
-        .. "kubelua scripts/token.lua -n NS --service-account SA")
-      return
-    end
-  end
+  if check_audience(admin, token, claims, review_error) then return end
   local kind, sa = token_kind(claims)
   if kind ~= "other" and sa.namespace then
-    local where = ("%s/%s"):format(sa.namespace, tostring(sa.name))
-    local account, aerr = live(admin, "ServiceAccount", sa.name, sa.namespace)
-    if account == false then
-      cause("service account %s was deleted (the token belonged to it)", where)
-      fix("recreate the account and issue a new token: kubelua scripts/tutorial.lua "
-        .. "--namespace %s --name %s", tostring(sa.namespace), tostring(sa.name))
-    elseif account and not is_null(sa.uid) and sa.uid and account.metadata.uid ~= sa.uid then
-      cause("service account %s was deleted and recreated: the token carries uid %s, the "
-        .. "live account has uid %s", where, tostring(sa.uid), tostring(account.metadata.uid))
-      fix("issue a new token for the new account (its old token Secret is deleted by the "
-        .. "token controller): kubelua scripts/tutorial.lua --namespace %s --name %s",
-        tostring(sa.namespace), tostring(sa.name))
-    elseif aerr then
-      note("could not read service account %s: %s", where, cli.message(aerr))
-    end
-    if account ~= false and sa.secret then
-      local swhere = ("%s/%s"):format(sa.namespace, sa.secret)
-      local secret, serr = live(admin, "Secret", sa.secret, sa.namespace)
-      if secret == false then
-        cause("secret %s was deleted: a long-lived token dies with its Secret", swhere)
-        fix("create the Secret again and use its new token (kubelua scripts/tutorial.lua "
-          .. "--namespace %s --name %s)", tostring(sa.namespace), tostring(sa.name))
-      elseif secret then
-        if kind == "bound" and sa.secret_uid and secret.metadata.uid ~= sa.secret_uid then
-          cause("secret %s was deleted and recreated (uid %s in the token, %s live)", swhere,
-            tostring(sa.secret_uid), tostring(secret.metadata.uid))
-        elseif kind == "legacy" then
-          local stored = secret.data and secret.data.token and k8s.base64.decode(secret.data.token)
-          local labels = secret.metadata.labels or {}
-          if labels["kubernetes.io/legacy-token-invalid-since"] then
-            cause("secret %s is labelled kubernetes.io/legacy-token-invalid-since=%s: the "
-              .. "legacy token cleaner invalidated it", swhere,
-              labels["kubernetes.io/legacy-token-invalid-since"])
-            fix("remove the label to use it again (kubectl label secret %s -n %s "
-              .. "kubernetes.io/legacy-token-invalid-since-), or switch to short-lived tokens: "
-              .. "kubelua scripts/token.lua -n %s --service-account %s", sa.secret,
-              tostring(sa.namespace), tostring(sa.namespace), tostring(sa.name))
-          elseif stored and stored ~= token then
-            cause("secret %s holds a different token now (it was regenerated or recreated): "
-              .. "this copy is stale", swhere)
-            fix("read the token again: kubectl get secret %s -n %s -o jsonpath='{.data.token}' "
-              .. "| base64 --decode", sa.secret, tostring(sa.namespace))
-          end
-        end
-      elseif serr then
-        note("could not read secret %s: %s", swhere, cli.message(serr))
-      end
-    end
-    if kind == "bound" and sa.pod and admin then
-      local pod = live(admin, "Pod", sa.pod, sa.namespace)
-      if pod == false then
-        cause("pod %s/%s, which the token is bound to, is gone", tostring(sa.namespace), sa.pod)
-      elseif pod and sa.pod_uid and pod.metadata.uid ~= sa.pod_uid then
-        cause("pod %s/%s, which the token is bound to, was recreated (uid mismatch)",
-          tostring(sa.namespace), sa.pod)
-      end
-    end
+    local account = check_account(admin, sa)
+    if account ~= false and sa.secret then check_secret(admin, kind, sa, token) end
+    if kind == "bound" and sa.pod then check_pod(admin, sa) end
   end
   if problems == found then
     cause("the API server rejects the token (TokenReview: %s); it may come from another "

@@ -154,6 +154,10 @@ expect_rc 1 "unreachable server: exit 1"
 expect_out_has "request: GET /api/v1/namespaces with this token: failed" "unreachable server: the request failed"
 expect_out_has "cause:   the server URL https://127.0.0.1:1 is unreachable: The connection to the server 127.0.0.1:1 was refused" "unreachable server: the cause"
 
+run_script diagnose.lua --token-file "$tmp/good" --server http://127.0.0.1:1
+expect_rc 1 "plain HTTP server: exit 1"
+expect_out_has "server:  http://127.0.0.1:1 (plain HTTP: no TLS, the token travels unencrypted)" "plain HTTP server: says there is no TLS"
+
 # ---- TLS mismatch: a CA that did not sign the server's certificate
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/other.key" -out "$tmp/other-ca.crt" \
   -days 1 -subj /CN=other-ca >/dev/null 2>&1
