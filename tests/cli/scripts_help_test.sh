@@ -35,6 +35,31 @@ done <<'SUMS'
 97141a62da83364477006f3bdedec010f208c8318138199aa5c35b882ab1c36a sa-token.yaml
 SUMS
 
+# a user's own script, anywhere, requires kubelua.setup without path tricks;
+# it finds the tutorial's manifests in the source tree and in an installation
+mkdir -p "$tmp/user"
+cat >"$tmp/user/mine.lua" <<'L'
+local setup = require "kubelua.setup"
+local objs = assert(setup.objects(setup.names{ namespace = "team-a", name = "ci" }))
+local kinds = {}
+for i, o in ipairs(objs) do kinds[i] = o.obj.kind .. "/" .. o.obj.metadata.name end
+print(setup.MANIFEST_DIR)
+print(table.concat(kinds, " "))
+L
+kinds="Namespace/team-a ServiceAccount/ci ClusterRole/ci-cluster-role ClusterRoleBinding/ci-cluster-role-binding Secret/ci-token"
+run bash -c "cd '$tmp/user' && '$KUBELUA' mine.lua"
+expect_out "$SCRIPTS/manifests
+$kinds" "a user script requires kubelua.setup (source tree)"
+build=$(dirname "$KUBELUA")
+if command -v cmake >/dev/null && [ -f "$build/cmake_install.cmake" ]; then
+  cmake --install "$build" --prefix "$tmp/inst" >/dev/null 2>&1
+  run bash -c "cd '$tmp/user' && '$tmp/inst/bin/kubelua' mine.lua"
+  expect_out "$tmp/inst/bin/../share/kubelua/scripts/manifests
+$kinds" "a user script requires kubelua.setup (installed)"
+  run "$tmp/inst/bin/kubelua" "$tmp/inst/share/kubelua/scripts/tutorial.lua" --help
+  expect_rc 0 "the installed tutorial.lua runs"
+fi
+
 # cli.main: expected failures are one line, bugs get a traceback
 cat >"$tmp/main.lua" <<'L'
 local cli = require "kubelua.cli"
