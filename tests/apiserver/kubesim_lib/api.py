@@ -483,6 +483,8 @@ class API:
         if name in _IMMORTAL:
             raise E.forbidden("namespaces", "", name, "this namespace may not be deleted")
         if old["metadata"].get("deletionTimestamp"):
+            if not (old.get("spec") or {}).get("finalizers"):
+                return old if dry else self.store.delete(NS, "", name, expect_uid=old["metadata"]["uid"])
             raise E.conflict("namespaces", "", name, "The system is ensuring all content is removed from this "
                              "namespace.  Upon completion, this namespace will automatically be purged by the system.")
         obj = copy.deepcopy(old)

@@ -434,7 +434,12 @@ class App:
             new.setdefault("spec", {})["finalizers"] = list(((body.get("spec") or {}).get("finalizers")) or [])
             if dry_run(q):
                 return Response(200, new)
-            return Response(200, self.store.update(res, new, expect_rv=old["metadata"]["resourceVersion"]))
+            out = self.store.update(res, new, expect_rv=old["metadata"]["resourceVersion"])
+            if out["metadata"].get("deletionTimestamp") and not out["spec"]["finalizers"]:
+                # the well-known "force remove a stuck namespace" path: it goes now, and whatever
+                # content is left stays behind unseen, as in etcd
+                self.store.delete(res, "", name, expect_uid=out["metadata"]["uid"])
+            return Response(200, out)
         if res.plural == "deployments" and sub == "scale":
             obj = api.get(res, ns, name)
             if verb in ("update", "patch"):
@@ -752,7 +757,7 @@ class Handler(BaseHTTPRequestHandler):
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
-    request_queue_size = 256
+    request_queue_size = 1024
 
     def __init__(self, addr, app, ssl_ctx):
         self.app, self.ssl_ctx = app, ssl_ctx
