@@ -68,6 +68,17 @@ kget() { kubectl get "$@" -o json 2>/dev/null; }
 # jq-free field access: json_field 'PYEXPR over o' < json
 json_field() { python3 -c 'import json,sys; o=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
 
+# snapshot: every object of the cluster as "resource namespace name
+# resourceVersion" lines, sorted (compare two to see that nothing changed)
+snapshot() {
+  local r
+  for r in $(kubectl api-resources --verbs=list -o name | sort); do
+    kubectl get "$r" -A --no-headers \
+      -o custom-columns=NS:.metadata.namespace,NAME:.metadata.name,RV:.metadata.resourceVersion \
+      2>/dev/null | sed "s#^#$r #"
+  done | sort
+}
+
 finish() {
   echo "$pass passed, $fail failed in $(( $(date +%s) - T_START ))s"
   [ "$fail" -eq 0 ]

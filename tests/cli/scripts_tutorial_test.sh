@@ -99,6 +99,7 @@ expect_out_has "clusterrolebinding.rbac.authorization.k8s.io/api-cluster-role-bi
 expect_out_has "auth can-i delete deployments.apps --as=$user: no" "--read-only after the tutorial: write access is gone"
 
 # ---- --dry-run: nothing stored
+snapshot >"$tmp/before-dry"
 run_script tutorial.lua --dry-run -n dry-ns --name dry
 expect_rc 0 "--dry-run succeeds"
 expect_out "namespace/dry-ns created (server dry run)
@@ -111,6 +112,11 @@ check "--dry-run stores nothing" $(kubectl get ns dry-ns >/dev/null 2>&1 || kube
 run_script tutorial.lua --read-only --dry-run
 expect_rc 0 "--dry-run on an existing setup succeeds"
 expect_out_has "secret/api-service-account-token unchanged (server dry run)" "--dry-run on an existing setup: unchanged"
+run_script tutorial.lua --dry-run
+expect_out_has "clusterrolebinding.rbac.authorization.k8s.io/api-cluster-role-binding replaced (roleRef changed) (server dry run skipped)" "--dry-run back to the tutorial's role: the binding would be replaced"
+snapshot >"$tmp/after-dry"
+diff "$tmp/before-dry" "$tmp/after-dry" >"$tmp/dry-diff"
+check "--dry-run runs changed no object of the cluster (names and resourceVersions)" $? "$(cat "$tmp/dry-diff")"
 
 # back to the tutorial's role: the binding is replaced again
 run_script tutorial.lua
