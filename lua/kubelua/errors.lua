@@ -10,7 +10,9 @@
 --   message   the server's words (Status.message) or ours
 --   details   Status.details, when the server sent them
 --   status    the decoded Status object, when the body was one
---   method, url, audit_id, retry_after, attempts
+--   method, url, audit_id, retry_after (seconds, from the Retry-After
+--             header or Status.details.retryAfterSeconds), retry_after_header
+--             (true when the header said so), attempts
 --   proxy     (transport) the proxy URL the request went through
 -- tostring(err) reads like kubectl: `Error from server (Forbidden): ...`.
 -- The C side (kl_fail) tags its error tables with the same registry
@@ -111,6 +113,9 @@ function M.from_response(req, resp, st)
     audit_id = headers["audit-id"], date = headers["date"],
     retry_after = tonumber(headers["retry-after"]),
   }
+  -- the header itself (not Status.details.retryAfterSeconds) is what makes
+  -- client-go retry a 5xx
+  e.retry_after_header = e.retry_after ~= nil or nil
   if type(st) == "table" and st.kind == "Status" then
     e.status = st
     e.reason = (type(st.reason) == "string" and st.reason ~= "") and st.reason or g[1]

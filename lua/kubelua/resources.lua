@@ -531,7 +531,7 @@ function Client:watch(api_version, kind, opts, callback)
     }
     local buf = ""
     local stopped, gone, werr, cb_err = false, false, nil, nil
-    local events = 0
+    local events, progress = 0, false
     local function on_line(line)
       if not line:find("%S") then return true end
       local ev, derr = j.decode(line)
@@ -555,6 +555,7 @@ function Client:watch(api_version, kind, opts, callback)
         end
         return false
       end
+      progress = true
       local mrv = obj.metadata and obj.metadata.resourceVersion
       if type(mrv) == "string" and mrv ~= "" then rv = mrv end
       if etype == "BOOKMARK" then
@@ -588,15 +589,27 @@ function Client:watch(api_version, kind, opts, callback)
     -- ends it and the watch resumes
     local resp, err = self:request{ method = "GET", path = M.path(info, ns), query = query,
       on_data = on_data, timeout = remaining and (remaining + 2) or (query.timeoutSeconds + 30) }
-    if not stopped and not gone and not werr and not cb_err and buf:find("%S") then
-      on_line(buf) -- a last line without its newline
-    end
     if cb_err then error(cb_err, 0) end
     if stopped then return true end
     if werr then return nil, werr end
+    -- A last line without its newline is an event cut off by a dropped
+    -- connection (the server ends every event with one), whether curl saw
+    -- the drop or the stream just ended: never decoded, never delivered;
+    -- the watch resumes from the last event delivered, so the cut event
+    -- comes again, once.
+    if buf:find("%S") and (resp or (err and err.kind ~= "api")) then
+      resp = nil
+      if not err or err.kind == "api" then
+        err = errors.new("transport", ("the watch stream ended in the middle of an event"
+          .. " (%d bytes)"):format(#buf), { curl = "PARTIAL_FILE", code = 18, method = "GET" })
+      end
+    end
     if not resp and err and err.kind == "api" and (err.code == 410 or err.reason == "Expired") then
       gone = true
     end
+    -- a stream that delivered something before it failed made progress:
+    -- the bound is on failures in a row
+    if progress then failures = 0 end
     if gone then
       -- 410: our resourceVersion is too old; re-list and resync
       if level >= 6 then log.info(('"Watch expired, re-listing" resource=%q'):format(what)) end
@@ -629,8 +642,9 @@ function Client:watch(api_version, kind, opts, callback)
       if err.kind == "timeout" and deadline and now() >= deadline - 0.05 then
         return nil, timeout_err()
       end
-      local retry = err.kind == "transport" or err.kind == "timeout"
-        or (err.kind == "api" and (err.code == 429 or err.code >= 500))
+      -- a watch is a GET: what the request door would retry (429, 5xx,
+      -- dropped or refused connections), and a stalled stream
+      local retry = err.kind == "timeout" or client.should_retry({ method = "GET" }, err)
       failures = failures + 1
       if not retry or failures >= (self.retries.max or 5) then return nil, err end
       local delay = client.backoff(self.retries, failures, err.retry_after)

@@ -26,16 +26,25 @@ local function route(opts)
   if not list then return answer(404, { kind = "Status", code = 404, reason = "NotFound",
     message = "no route " .. path }) end
   local a = #list > 1 and table.remove(list, 1) or list[1]
-  if type(a) == "function" then return a(opts) end
-  if a.transport then return nil, a.transport end
+  if type(a) == "function" then a = a(opts) end
+  -- { transport = err, data = "..." }: a stream that delivered data, then failed
+  if a.transport then return nil, a.transport, a.data end
   return a
 end
 
 package.loaded["kubelua.async"] = {
   request = route,
   stream = function(opts, on_data)
-    local resp, err = route(opts)
-    if resp and resp.body ~= "" then on_data(resp.body, resp) end
+    local resp, err, data = route(opts)
+    if resp and resp.body ~= "" then
+      on_data(resp.body, resp)
+      -- as kubelua.async: what went to on_data is not in the body too
+      local copy = {}
+      for k, v in pairs(resp) do copy[k] = v end
+      copy.body = ""
+      resp = copy
+    end
+    if data then on_data(data, {}) end
     return resp, err
   end,
   now = function() return clock end,
@@ -371,4 +380,135 @@ t.test("discovery: a CRD installed after the first lookup is found (group, then 
   assert(c:get("example.com/v1", "Widget", "w")) -- still cached: no discovery request
   t.eq(#sent, 3)
   t.eq(sent[3].path, "/apis/example.com/v1/namespaces/default/widgets/w")
+end)
+
+t.test("retries: client-go's count by default (11 attempts), and its Retry-After rule", function()
+  -- the default policy: ten 503s in a row are ridden out, eleven are not
+  local c = assert(k8s.connect{ server = "https://api.test:6443", token = "fake-token-value",
+    insecure_skip_tls_verify = true })
+  t.eq(c.retries, { max = 11, base = 0.2, cap = 5 })
+  local busy = answer(503, { kind = "Status", code = 503, reason = "ServiceUnavailable",
+    message = "busy" })
+  local list = {}
+  for i = 1, 10 do list[i] = busy end
+  list[11] = answer(200, { kind = "NamespaceList", items = json.array{} })
+  reset({ ["GET /api/v1/namespaces"] = list })
+  t.eq(assert(c:request{ path = "/api/v1/namespaces" }).attempts, 11)
+  t.eq(#slept, 10)
+  t.ok(slept[10] >= 2.5 and slept[10] <= 5, "capped backoff: " .. slept[10])
+  reset({ ["GET /api/v1/namespaces"] = { busy } })
+  local _, err = c:request{ path = "/api/v1/namespaces" }
+  t.eq({ err.code, err.attempts, #sent }, { 503, 11, 11 })
+  -- a generateName create (never resent blindly: it would duplicate) is
+  -- retried when the server asks with a Retry-After header, as client-go
+  -- does for every verb; a retryAfterSeconds in the Status alone is not that
+  local gen = { method = "POST", path = "/api/v1/namespaces/default/configmaps",
+    body = { metadata = { generateName = "cm-" } } }
+  local rows = {
+    { "503 + Retry-After", answer(503, "busy", { ["retry-after"] = "2" }), 2 },
+    { "500 + Retry-After", answer(500, "oops", { ["retry-after"] = "1" }), 2 },
+    { "429 without Retry-After", answer(429, "slow"), 2 },
+    { "503 without Retry-After", answer(503, "busy"), 1 },
+    { "504 with details.retryAfterSeconds only", answer(504, { kind = "Status", code = 504,
+      reason = "Timeout", message = "later", details = { retryAfterSeconds = 1 } }), 1 },
+  }
+  for _, row in ipairs(rows) do
+    reset({ ["POST /api/v1/namespaces/default/configmaps"] = { row[2],
+      answer(201, { kind = "ConfigMap", metadata = { name = "cm-x" } }) } })
+    local resp = c:request(gen)
+    t.eq(#sent, row[3], row[1])
+    t.eq(resp ~= nil, row[3] == 2, row[1])
+  end
+  -- a Retry-After beyond the cap waits the cap (5 s by default), jitter included
+  reset({ ["POST /api/v1/namespaces/default/configmaps"] = {
+    answer(503, "busy", { ["retry-after"] = "30" }), answer(201, {}) } })
+  assert(c:request(gen))
+  t.ok(slept[1] >= 5 and slept[1] <= 6, "capped Retry-After: " .. slept[1])
+end)
+
+-- A scripted watch: the list answers rv 7; each watch request takes the
+-- next answer of `watches` and its resourceVersion is recorded.
+local function watch_routes(watches)
+  local rvs = {}
+  local routes_ = { ["GET /api/v1"] = { CORE },
+    ["GET /api/v1/namespaces/default/configmaps"] = { function(opts)
+      if not opts.url:find("watch=true", 1, true) then
+        return answer(200, { kind = "ConfigMapList", metadata = { resourceVersion = "7" },
+          items = json.array{} })
+      end
+      rvs[#rvs + 1] = opts.url:match("resourceVersion=(%d+)") or "none"
+      return table.remove(watches, 1) or answer(500, "script ran out")
+    end } }
+  return routes_, rvs
+end
+
+local function ev(etype, name, rv)
+  return json.encode({ type = etype, object = { kind = "ConfigMap", apiVersion = "v1",
+    metadata = { name = name, namespace = "default", resourceVersion = rv } } }) .. "\n"
+end
+
+local function stream_of(body)
+  return answer(200, body, { ["content-type"] = "application/json" })
+end
+
+t.test("watch: a stream cut mid-event, 429 and 503 resume from the last event, once each",
+function()
+  local c = client({ retries = { max = 4, base = 0.1, cap = 1 } })
+  local cut = ev("ADDED", "b", "9")
+  local dropped = errors.new("transport", "connection dropped: transfer closed with outstanding "
+    .. "read data remaining", { curl = "PARTIAL_FILE", code = 18 })
+  local routes_, rvs = watch_routes({
+    -- 1: one event, then half of the next and the connection drops
+    { transport = dropped, data = ev("ADDED", "a", "8") .. cut:sub(1, 20) },
+    -- 2, 3: the watch request itself meets 503, then 429 (Retry-After 1)
+    answer(503, { kind = "Status", code = 503, reason = "ServiceUnavailable", message = "busy" }),
+    answer(429, { kind = "Status", code = 429, reason = "TooManyRequests", message = "slow" },
+      { ["retry-after"] = "1" }),
+    -- 4: the stream ends cleanly, but in the middle of its last line
+    stream_of(cut .. ev("MODIFIED", "a", "10"):sub(1, 30)),
+    -- 5: the rest
+    stream_of(ev("MODIFIED", "a", "10") .. ev("DELETED", "b", "11")),
+  })
+  reset(routes_)
+  local seen = {}
+  local ok, err = c:watch("v1", "ConfigMap", { resource_version = "7" }, function(etype, obj)
+    seen[#seen + 1] = etype .. " " .. obj.metadata.name .. " " .. obj.metadata.resourceVersion
+    return etype ~= "DELETED"
+  end)
+  t.eq(ok, true, tostring(err))
+  t.eq(seen, { "ADDED a 8", "ADDED b 9", "MODIFIED a 10", "DELETED b 11" })
+  t.eq(rvs, { "7", "8", "8", "8", "9" })
+  t.ok(slept[3] >= 1 and slept[3] <= 1.2, "Retry-After honoured: " .. tostring(slept[3]))
+end)
+
+t.test("watch: failures in a row are bounded by retries.max; progress resets the count",
+function()
+  local c = client({ retries = { max = 3, base = 0.1, cap = 1 } })
+  local busy = answer(503, { kind = "Status", code = 503, reason = "ServiceUnavailable",
+    message = "busy" })
+  local dropped = errors.new("transport", "connection dropped", { curl = "RECV_ERROR", code = 56 })
+  -- two failures, an event then a drop (progress: the count starts again),
+  -- one more failure, the end
+  local routes_, rvs = watch_routes({ busy, busy, { transport = dropped,
+    data = ev("ADDED", "a", "8") }, busy, stream_of(ev("DELETED", "a", "9")) })
+  reset(routes_)
+  local n = 0
+  assert(c:watch("v1", "ConfigMap", { resource_version = "7" }, function()
+    n = n + 1
+    return n < 2
+  end))
+  t.eq(rvs, { "7", "7", "7", "8", "8" })
+  -- three in a row: the last error, with the server's words
+  routes_, rvs = watch_routes({ busy, busy, busy, stream_of(ev("ADDED", "a", "8")) })
+  reset(routes_)
+  local ok, err = c:watch("v1", "ConfigMap", { resource_version = "7" }, function() end)
+  t.eq(ok, nil)
+  t.eq(tostring(err), "Error from server (ServiceUnavailable): busy")
+  t.eq(#rvs, 3)
+  -- not retried: a 403 on the watch
+  routes_, rvs = watch_routes({ answer(403, { kind = "Status", code = 403, reason = "Forbidden",
+    message = "no" }) })
+  reset(routes_)
+  ok, err = c:watch("v1", "ConfigMap", { resource_version = "7" }, function() end)
+  t.eq({ ok, err.code, #rvs }, { nil, 403, 1 })
 end)
