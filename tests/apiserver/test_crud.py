@@ -308,7 +308,14 @@ class CrudTest(unittest.TestCase):
     def test_request_log(self):
         self.s.post(CM % "crud", {"metadata": {"name": "logged"}, "data": {"k": "v"}})
         self.s.post("/api/v1/namespaces/crud/secrets", {"metadata": {"name": "s"}, "stringData": {"pw": "hunter2"}})
+        self.s.patch("/api/v1/namespaces/crud/secrets/s", [{"op": "add", "path": "/data/x", "value": "c2VjcmV0MQ=="}],
+                     ctype="application/json-patch+json")
+        self.s.patch("/api/v1/namespaces/crud/secrets/s?fieldManager=m",
+                     "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {y: c2VjcmV0Mg==}\n",
+                     ctype="application/apply-patch+yaml")
         log = self.s.log()
+        for leak in ("c2VjcmV0MQ==", "c2VjcmV0Mg=="):
+            self.assertNotIn(leak, json.dumps(log))
         e = [x for x in log if x["path"] == CM % "crud" and x["method"] == "POST" and x.get("body", {}).get("metadata", {}).get("name") == "logged"][0]
         self.assertEqual((e["verb"], e["status"], e["user"]), ("create", 201, "kubesim-admin"))
         self.assertNotIn("hunter2", json.dumps(log))

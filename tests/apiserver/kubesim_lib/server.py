@@ -116,25 +116,37 @@ class App:
 
     def _loggable_body(self, req):
         body = req.parsed_body
+        res = req.resource
+        secret = res is not None and res.plural == "secrets"
         if body is None:
             try:
                 text = req.body.decode("utf-8")
             except UnicodeDecodeError:
-                return {"base64": base64.b64encode(req.body).decode()}
+                return "<masked binary>" if secret else {"base64": base64.b64encode(req.body).decode()}
             try:
                 body = json.loads(text)
             except ValueError:
-                return text
-        # never log credentials: Secret data and TokenReview tokens are masked
-        res = req.resource
-        if isinstance(body, dict) and res is not None:
-            if res.plural == "secrets":
+                if not secret:
+                    return text
+                import yaml  # an apply body of a Secret: parse it to mask it
+                try:
+                    body = yaml.safe_load(text)
+                except yaml.YAMLError:
+                    return "<masked>"
+        # never log credentials: Secret data (in any patch shape) and TokenReview tokens are masked
+        if secret:
+            if isinstance(body, dict):
                 body = dict(body)
                 for k in ("data", "stringData"):
                     if isinstance(body.get(k), dict):
                         body[k] = {dk: "<masked>" for dk in body[k]}
-            elif res.plural == "tokenreviews" and isinstance(body.get("spec"), dict):
-                body = dict(body, spec=dict(body["spec"], token="<masked>"))
+            elif isinstance(body, list):  # JSON patch operations
+                body = [dict(op, value="<masked>") if isinstance(op, dict) and "value" in op else op for op in body]
+            else:
+                body = "<masked>"
+        elif res is not None and res.plural == "tokenreviews" and isinstance(body, dict) \
+                and isinstance(body.get("spec"), dict):
+            body = dict(body, spec=dict(body["spec"], token="<masked>"))
         return body
 
     def close(self):
