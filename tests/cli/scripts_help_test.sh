@@ -22,6 +22,59 @@ for s in tutorial kubeconfig token batch teardown diagnose audit; do
   expect_err "error: invalid argument \"42\" for \"-v\" flag: must be at most 10 (see 'kubelua $SCRIPTS/$s.lua --help')" "$s -v=42: one line"
 done
 
+# every script, with its required arguments: a missing kubeconfig and an
+# unreachable server are one error line and exit 1 (warnings may come first)
+cat >"$tmp/refused.kubeconfig" <<'K'
+apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: abc}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+K
+refused="The connection to the server 127.0.0.1:1 was refused - did you specify the right host or port?"
+one_error_line() { # the last stderr line is $1*, every other line a warning
+  [ "$(printf '%s\n' "$err" | grep -v '^warning: ' | grep -c .)" = 1 ] &&
+    [[ "$(printf '%s\n' "$err" | tail -1)" == "$1"* ]]
+}
+commands=(
+  "tutorial.lua"
+  "kubeconfig.lua --service-account sa -n ns --output /dev/null"
+  "token.lua --service-account sa -n ns"
+  "batch.lua --count 2 --prefix p"
+  "teardown.lua"
+  "teardown.lua --prefix p"
+  "audit.lua"
+)
+# the client retries a refused connection for a while: all at once
+for i in "${!commands[@]}"; do
+  # shellcheck disable=SC2086
+  (cd "$tmp" && timeout 120 "$KUBELUA" $SCRIPTS/${commands[$i]} --kubeconfig "$tmp/refused.kubeconfig" \
+    >"$tmp/refused-$i.out" 2>"$tmp/refused-$i.err"; echo $? >"$tmp/refused-$i.rc") &
+done
+for i in "${!commands[@]}"; do
+  s=${commands[$i]%% *}
+  # shellcheck disable=SC2086
+  run_script ${commands[$i]} --kubeconfig "$tmp/none"
+  expect_rc 1 "$s with a missing kubeconfig: exit 1"
+  one_error_line "error: kubeconfig $tmp/none: cannot read: No such file or directory"
+  check "$s with a missing kubeconfig: one error line naming it" $? "$(detail)"
+done
+wait
+for i in "${!commands[@]}"; do
+  s=${commands[$i]%% *}
+  rc=$(cat "$tmp/refused-$i.rc") out=$(cat "$tmp/refused-$i.out") err=$(cat "$tmp/refused-$i.err")
+  expect_rc 1 "$s with an unreachable server: exit 1"
+  prefix="error: "
+  [ "$s" = token.lua ] && prefix="error: failed to create token: " # kubectl create token's words
+  one_error_line "$prefix$refused"
+  check "$s with an unreachable server: one error line" $? "$(detail)"
+done
+# diagnose.lua explains instead: exit 1, the cause on stdout
+run_script diagnose.lua --kubeconfig "$tmp/refused.kubeconfig" --token x.y.z
+expect_rc 1 "diagnose.lua with an unreachable server: exit 1"
+expect_out_has "cause:   the server URL https://127.0.0.1:1 is unreachable: $refused" "diagnose.lua with an unreachable server: the cause"
+
 # the tutorial's manifests are its heredocs byte for byte (trailing spaces,
 # the ClusterRole's namespace and duplicate pods included); the sums were
 # taken from the tutorial's text (the heredoc bodies; sa-token.yaml as the
