@@ -49,6 +49,9 @@ expect_eq "create token for a missing SA" 'error: failed to create token: servic
 out=$(tk get pods -n team-a --token="$tok" 2>&1)
 expect_eq "SA token forbidden to list pods" 'Error from server (Forbidden): pods is forbidden: User "system:serviceaccount:team-a:bot" cannot list resource "pods" in API group "" in the namespace "team-a"' "$out"
 
+out=$(kubectl get nodes --no-headers 2>&1)
+expect_match "one Ready node" '^kubesim +Ready +control-plane +[0-9]+[smhd] +v1\.32\.4$' "$out"
+
 # api-resources: the whole table, rbac and authorization groups included
 out=$(kubectl api-resources 2>&1)
 expect_match "api-resources header" "^NAME +SHORTNAMES +APIVERSION +NAMESPACED +KIND" "$out"

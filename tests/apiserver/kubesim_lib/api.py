@@ -14,7 +14,7 @@ from .selectors import Selector
 from .store import normalize
 
 NS = BY_PLURAL["namespaces"]
-_WITH_STATUS = {"Namespace", "Pod", "Service", "Deployment"}
+_WITH_STATUS = {"Namespace", "Pod", "Service", "Deployment", "Node"}
 _RETURNS_OBJECT = {"Namespace", "Pod"}  # stores with ReturnDeletedObject
 _IMMORTAL = {"default", "kube-system", "kube-public"}
 _RBAC_KINDS = {"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"}

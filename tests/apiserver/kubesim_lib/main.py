@@ -7,6 +7,7 @@ import signal
 import ssl
 import sys
 import threading
+import time
 
 from . import pki, tokens
 from .api import API
@@ -63,6 +64,24 @@ def seed(store, authz, port):
         md.pop("namespace", None)
         body["metadata"] = md
         store.create(res, new_object(res, md.get("namespace", ""), name, body, "kube-apiserver"))
+    node = BY_PLURAL["nodes"]
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    ready = {"type": "Ready", "status": "True", "lastHeartbeatTime": now, "lastTransitionTime": now,
+             "reason": "KubeletReady", "message": "kubelet is posting ready status"}
+    store.create(node, new_object(node, "", "kubesim", {
+        "metadata": {"labels": {"kubernetes.io/hostname": "kubesim", "kubernetes.io/os": "linux",
+                                "kubernetes.io/arch": "amd64", "node-role.kubernetes.io/control-plane": "",
+                                "node.kubernetes.io/exclude-from-external-load-balancers": ""}},
+        "spec": {"podCIDR": "10.244.0.0/24", "podCIDRs": ["10.244.0.0/24"]},
+        "status": {"conditions": [ready], "addresses": [{"type": "InternalIP", "address": "127.0.0.1"},
+                                                        {"type": "Hostname", "address": "kubesim"}],
+                   "capacity": {"cpu": "2", "memory": "4Gi", "pods": "110"},
+                   "allocatable": {"cpu": "2", "memory": "4Gi", "pods": "110"},
+                   "nodeInfo": {"kubeletVersion": "v1.32.4", "kubeProxyVersion": "v1.32.4",
+                                "containerRuntimeVersion": "kubesim://0 (nothing runs)",
+                                "osImage": "kubesim", "kernelVersion": "", "operatingSystem": "linux",
+                                "architecture": "amd64", "machineID": "", "systemUUID": "", "bootID": ""}}},
+        "kubelet"))
     svc = BY_PLURAL["services"]
     store.create(svc, new_object(svc, "default", "kubernetes", {
         "metadata": {"labels": {"component": "apiserver", "provider": "kubernetes"}},

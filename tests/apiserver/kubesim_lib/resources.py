@@ -36,6 +36,8 @@ _ALL = [
     Resource("", "v1", "namespaces", "Namespace", False, ["create", "delete", "get", "list", "patch", "update", "watch"],
              short=["ns"], subresources=[("finalize", "", "v1", "Namespace", ["update"]),
                                          ("status", "", "v1", "Namespace", ["get", "patch", "update"])]),
+    Resource("", "v1", "nodes", "Node", False, short=["no"],
+             subresources=[("status", "", "v1", "Node", ["get", "patch", "update"])]),
     Resource("", "v1", "pods", "Pod", True, short=["po"], categories=["all"],
              subresources=[("status", "", "v1", "Pod", ["get", "patch", "update"])]),
     Resource("", "v1", "secrets", "Secret", True),

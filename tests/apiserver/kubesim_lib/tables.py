@@ -93,7 +93,29 @@ def _deploy(o, key):
     return (o.get("status") or {}).get(key, 0)
 
 
+def _node_status(o):
+    conds = {c.get("type"): c.get("status") for c in (o.get("status") or {}).get("conditions") or []}
+    s = "Ready" if conds.get("Ready") == "True" else "NotReady"
+    return s + (",SchedulingDisabled" if (o.get("spec") or {}).get("unschedulable") else "")
+
+
+def _node_roles(o):
+    roles = sorted(k.split("/", 1)[1] for k in (o["metadata"].get("labels") or {})
+                   if k.startswith("node-role.kubernetes.io/"))
+    return ",".join(roles) or "<none>"
+
+
 COLUMNS = {
+    "Node": ([NAME, _col("Status"), _col("Roles"), AGE, _col("Version"), _col("Internal-IP", priority=1),
+              _col("External-IP", priority=1), _col("OS-Image", priority=1), _col("Kernel-Version", priority=1),
+              _col("Container-Runtime", priority=1)],
+             lambda o: [_node_status(o), _node_roles(o), age(o),
+                        ((o.get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion", ""),
+                        next((a.get("address") for a in (o.get("status") or {}).get("addresses") or []
+                              if a.get("type") == "InternalIP"), "<none>"), "<none>",
+                        ((o.get("status") or {}).get("nodeInfo") or {}).get("osImage", ""),
+                        ((o.get("status") or {}).get("nodeInfo") or {}).get("kernelVersion", ""),
+                        ((o.get("status") or {}).get("nodeInfo") or {}).get("containerRuntimeVersion", "")]),
     "Namespace": ([NAME, _col("Status"), AGE], lambda o: [(o.get("status") or {}).get("phase", ""), age(o)]),
     "ServiceAccount": ([NAME, _col("Secrets", "integer"), AGE], lambda o: [len(o.get("secrets") or []), age(o)]),
     "Secret": ([NAME, _col("Type"), _col("Data", "string"), AGE],
