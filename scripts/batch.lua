@@ -167,69 +167,93 @@ local function entries()
   return list
 end
 
--- The shared ClusterRoles, applied once before the namespaces; a role that
--- is not one of ours must exist.
+-- A role of ours (tutorial, read-only): its traps said, then applied.
+local function apply_role(c, file, cluster_wide)
+  local role = cli.check(setup.load_manifest(file))[1]
+  local binding = cluster_wide and { obj = { kind = "ClusterRoleBinding",
+    metadata = { name = "<namespace>-" .. setup.names{}.binding } } } or nil
+  for _, w in ipairs(setup.lint({ obj = role, source = file }, binding)) do cli.warn(w) end
+  io.stderr:write(cli.check(setup.apply(c, role)), "\n")
+end
+
+-- Any other role must exist already.
+local function check_role_exists(c, name)
+  local _, err = c:get("rbac.authorization.k8s.io/v1", "ClusterRole", name)
+  if k8s.errors.is(err, "NotFound") then
+    cli.raise(("ClusterRole %q not found (roles: tutorial, read-only, or an existing "
+      .. "ClusterRole)"):format(name))
+  end
+  if err then cli.raise(err) end
+end
+
+-- The shared ClusterRoles, each once, before the namespaces.
 local function ensure_roles(c, list)
-  local names = {}
+  local done = {}
   for _, e in ipairs(list) do
-    if not names[e.role] then
-      names[e.role] = true
+    if not done[e.role] then
+      done[e.role] = true
       local file = ROLE_MANIFESTS[e.role]
-      if file then
-        local docs = cli.check(setup.load_manifest(file))
-        local role = docs[1]
-        local binding = e.cluster_wide and { obj = { kind = "ClusterRoleBinding",
-          metadata = { name = "<namespace>-" .. setup.names{}.binding } } } or nil
-        for _, w in ipairs(setup.lint({ obj = role, source = file }, binding)) do cli.warn(w) end
-        local line, err = setup.apply(c, role)
-        if not line then cli.raise(err) end
-        io.stderr:write(line, "\n")
-      else
-        local _, err = c:get("rbac.authorization.k8s.io/v1", "ClusterRole", e.role)
-        if err then
-          cli.raise(k8s.errors.is(err, "NotFound") and ("ClusterRole %q not found (roles: "
-            .. "tutorial, read-only, or an existing ClusterRole)"):format(e.role) or err)
-        end
-      end
+      if file then apply_role(c, file, e.cluster_wide) else check_role_exists(c, e.role) end
     end
   end
 end
 
 local function role_name(role)
-  local file = ROLE_MANIFESTS[role]
-  if not file then return role end
+  if not ROLE_MANIFESTS[role] then return role end
   return setup.names{ read_only = role == "read-only" }.cluster_role
 end
 
--- Everything for one namespace; returns a summary row or raises.
+-- D/<namespace>.kubeconfig with the account's long-lived token.
+local function write_kubeconfig(c, e, creds)
+  local path = opts["kubeconfig-dir"] .. "/" .. e.namespace .. ".kubeconfig"
+  local cfg = setup.kubeconfig{ server = c.server, ca = creds.ca, namespace = e.namespace,
+    service_account = e.service_account, token = creds.token }
+  cli.check(cli.write_private(path, k8s.yaml.encode(cfg)))
+  return path
+end
+
+-- Everything for one namespace; returns its summary or raises (k8s.parallel
+-- keeps the error for the table and goes on with the others).
 local function one(c, e)
   local names = setup.names{ namespace = e.namespace, name = e.service_account }
   names.cluster_role = role_name(e.role)
   if e.cluster_wide then names.binding = e.namespace .. "-" .. names.binding end
-  local objs = assert(setup.objects(names, { skip_role = true,
+  local objs = cli.check(setup.objects(names, { skip_role = true,
     scope = e.cluster_wide and "cluster" or "namespace" }))
-  local counts = { created = 0, configured = 0, unchanged = 0 }
+  local changed = {}
   for _, o in ipairs(objs) do
-    local line, action = setup.apply(c, o.obj)
-    if not line then error(action, 0) end
-    local a = tostring(action):match("^%a+")
-    if a == "replaced" then a = "configured" end
-    counts[a] = (counts[a] or 0) + 1
+    local _, action = cli.check(setup.apply(c, o.obj))
+    changed[action == "unchanged" and "unchanged" or action == "created" and "created"
+      or "configured"] = true
   end
-  local creds, err = setup.wait_token(c, names, opts.timeout)
-  if not creds then error(err, 0) end
-  local path
-  if opts["kubeconfig-dir"] then
-    path = opts["kubeconfig-dir"] .. "/" .. e.namespace .. ".kubeconfig"
-    local cfg = setup.kubeconfig{ server = c.server, ca = creds.ca, namespace = e.namespace,
-      service_account = e.service_account, token = creds.token }
-    local ok, werr = cli.write_private(path, k8s.yaml.encode(cfg))
-    if not ok then error(werr, 0) end
+  local creds = cli.check(setup.wait_token(c, names, opts.timeout))
+  return {
+    result = changed.created and "created" or changed.configured and "configured" or "unchanged",
+    kubeconfig = opts["kubeconfig-dir"] and write_kubeconfig(c, e, creds) or nil,
+    binding = (e.cluster_wide and "clusterrolebinding/" or "rolebinding/") .. names.binding,
+  }
+end
+
+-- The summary table and line; returns the number of failed namespaces.
+local function report(list, results, errs, elapsed)
+  local rows, failed, counts = {}, 0, { created = 0, configured = 0, unchanged = 0 }
+  for i, e in ipairs(list) do
+    local r = results[i]
+    if r then
+      counts[r.result] = counts[r.result] + 1
+    else
+      failed = failed + 1
+    end
+    rows[i] = { e.namespace, e.service_account, role_name(e.role), r and r.binding or "",
+      r and r.result or "failed",
+      r and (r.kubeconfig or "") or cli.one_line(tostring(errs[i] or "unknown error")) }
   end
-  local result = counts.created > 0 and "created" or counts.configured > 0 and "configured"
-    or "unchanged"
-  return { result = result, kubeconfig = path, binding = (e.cluster_wide
-    and "clusterrolebinding/" or "rolebinding/") .. names.binding }
+  cli.print_table({ "namespace", "service account", "role", "binding", "result",
+    opts["kubeconfig-dir"] and "kubeconfig/error" or "error" }, rows)
+  io.stdout:write(("%d namespaces: %d ready (%d created, %d configured, %d unchanged), "
+    .. "%d failed, in %.1fs\n"):format(#list, #list - failed, counts.created, counts.configured,
+    counts.unchanged, failed, elapsed))
+  return failed
 end
 
 local function main()
@@ -241,34 +265,10 @@ local function main()
   local progress = cli.progress(#list)
   local results, errs = k8s.parallel(list, function(e) return one(c, e) end, {
     concurrency = opts.concurrency,
-    progress = function(_, _, e, ok)
-      progress:step(e.namespace, ok)
-    end,
+    progress = function(_, _, e, ok) progress:step(e.namespace, ok) end,
   })
   progress:done()
-  local elapsed = k8s.async.now() - started
-
-  local rows, failed, counts = {}, 0, { created = 0, configured = 0, unchanged = 0 }
-  for i, e in ipairs(list) do
-    local r = results[i]
-    local result, detail
-    if r then
-      result = r.result
-      counts[result] = counts[result] + 1
-      detail = r.kubeconfig or ""
-    else
-      failed = failed + 1
-      result = "failed"
-      detail = cli.one_line(tostring(errs[i] or "unknown error"))
-    end
-    rows[#rows + 1] = { e.namespace, e.service_account, role_name(e.role),
-      r and r.binding or "", result, detail }
-  end
-  cli.print_table({ "namespace", "service account", "role", "binding", "result",
-    opts["kubeconfig-dir"] and "kubeconfig/error" or "error" }, rows)
-  io.stdout:write(("%d namespaces: %d ready (%d created, %d configured, %d unchanged), "
-    .. "%d failed, in %.1fs\n"):format(#list, #list - failed, counts.created, counts.configured,
-    counts.unchanged, failed, elapsed))
+  local failed = report(list, results, errs, k8s.async.now() - started)
   if failed > 0 then
     cli.raise(("%d of %d namespaces failed (see the table above)"):format(failed, #list))
   end
