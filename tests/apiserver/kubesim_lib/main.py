@@ -35,6 +35,8 @@ def parse_args(argv):
                    help="seconds a deleted namespace stays Terminating before it is purged")
     p.add_argument("--rollout-delay", type=float, default=0.5,
                    help="seconds before a Deployment's status reports its replicas ready (nothing runs)")
+    p.add_argument("--no-request-log", action="store_true",
+                   help="do not append requests to DIR/requests.jsonl (long benchmarks)")
     p.add_argument("--history", type=int, default=5000, help="watch events kept for resourceVersion resumes")
     p.add_argument("--bookmark-interval", type=float, default=1.0,
                    help="seconds of watch idleness before a BOOKMARK (when allowed)")
@@ -150,7 +152,7 @@ def main(argv=None):
     url = "https://127.0.0.1:%d" % port
     seed(store, authz, port)
     app = App(store, api, authn, authz, reviews, Discovery(port), faults, signer,
-              os.path.join(d, "requests.jsonl"), args.bookmark_interval)
+              None if args.no_request_log else os.path.join(d, "requests.jsonl"), args.bookmark_interval)
     server.app = app
 
     with open(os.path.join(d, "ca.crt"), "wb") as f:  # public, not a credential
