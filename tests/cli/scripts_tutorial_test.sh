@@ -167,6 +167,14 @@ expect_out_has "secret/api-service-account-token: token decoded: not a JWT" "a r
 expect_out_has "GET $url/api/v1/namespaces as $user (TLS verified with the Secret's ca.crt): failed" "a rejected token: the call failed"
 check "a rejected token: one error line naming the 401 and diagnose.lua" $([ "$(printf '%s\n' "$err" | grep -c '^error:')" = 1 ] && [[ "$(printf '%s\n' "$err" | tail -1)" == "error: You must be logged in to the server (Unauthorized)"*"diagnose.lua"* ]]; echo $?) "$err"
 
+# a token controller slower than --timeout (a second kubesim, 30 s per token)
+run env -u KUBESIM_URL KUBESIM_ARGS="--token-delay 30" bash "$ROOT/tests/with-kubesim" \
+  "$KUBELUA" "$SCRIPTS/tutorial.lua" --timeout 1s --token-file "$tmp/slow"
+expect_rc 1 "token not filled in time: exit 1"
+check "token not filled in time: one error line saying what it waited for" $([ "$(printf '%s\n' "$err" | grep -c '^error:')" = 1 ] &&
+  [ "$(printf '%s\n' "$err" | tail -1)" = "error: waiting for the token in secret devops-tools/api-service-account-token: timed out waiting for the condition on secrets/api-service-account-token in namespace devops-tools (after 1s)" ]; echo $?) "$(detail)"
+check "token not filled in time: no token file" $([ ! -e "$tmp/slow" ]; echo $?)
+
 run_script tutorial.lua --help
 expect_rc 0 "--help: exit 0"
 expect_out_has "Usage: kubelua scripts/tutorial.lua [options]" "--help: usage line"
