@@ -186,8 +186,7 @@ local function main()
       .. "the API call were skipped\n")
     return 0
   end
-  local creds = cli.try(("waiting for the token in secret %s/%s"):format(names.namespace,
-    names.secret), setup.wait_token(c, names, opts.timeout))
+  local creds = cli.check(setup.wait_token(c, names, opts.timeout))
   say("secret/%s: token decoded: %s", names.secret, describe_token(creds.token))
   endpoints(c)
   validate(c, names, creds)

@@ -335,32 +335,15 @@ end
 
 -- ----------------------------------------------------------------- token
 
-local function has_token(s)
-  return type(s) == "table" and type(s.data) == "table" and s.data.token ~= nil
-    and s.data["ca.crt"] ~= nil
-end
-
 --- Waits (up to `timeout` seconds, default 60) until the token controller
---- has filled the Secret names.secret in names.namespace, and decodes it.
+--- has filled the Secret names.secret of names.service_account in
+--- names.namespace, checks that it was issued for the live account (uid),
+--- and decodes it: c:service_account_token on the Secret applied before.
 --- The token is registered with kubelua.log, so -v never prints it.
---- @return table|nil { token, ca, secret, namespace }, string|table|nil err
+--- @return table|nil { token, ca, namespace, secret, uid }, table|nil err
 function M.wait_token(c, names, timeout)
-  local secret, err = c:wait("v1", "Secret", names.secret, {
-    namespace = names.namespace, timeout = timeout or 60, until_ = has_token,
-  })
-  if not secret then return nil, err end
-  local decoded = {}
-  for _, key in ipairs({ "token", "ca.crt" }) do
-    local v, derr = k8s.base64.decode(secret.data[key])
-    if not v then
-      return nil, ("secret %s/%s: data.%s is not base64: %s"):format(names.namespace,
-        names.secret, key, tostring(derr))
-    end
-    decoded[key] = v
-  end
-  k8s.log.add_secret(decoded.token)
-  return { token = decoded.token, ca = decoded["ca.crt"], secret = secret,
-    namespace = names.namespace }
+  return c:service_account_token(names.namespace, names.service_account,
+    { secret_name = names.secret, timeout = timeout or 60 })
 end
 
 -- ------------------------------------------------------------ kubeconfig

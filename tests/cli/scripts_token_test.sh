@@ -100,7 +100,12 @@ check "kubeconfig for a missing account: no file" $([ ! -e "$tmp/x" ]; echo $?)
 kubectl create secret generic plain -n devops-tools --from-literal=a=b >/dev/null
 run_script kubeconfig.lua -n devops-tools --service-account api-service-account --secret plain --output "$tmp/x"
 expect_rc 1 "kubeconfig --secret of another type: exit 1"
-expect_err "error: secret devops-tools/plain is of type Opaque, not kubernetes.io/service-account-token" "kubeconfig --secret of another type: one line"
+expect_err "error: secret devops-tools/plain exists with type \"Opaque\", not kubernetes.io/service-account-token" "kubeconfig --secret of another type: one line"
+kubectl create serviceaccount other -n devops-tools >/dev/null
+run_script kubeconfig.lua -n devops-tools --service-account other --secret api-service-account-token --output "$tmp/x"
+expect_rc 1 "kubeconfig --secret of another account: exit 1"
+expect_err "error: secret devops-tools/api-service-account-token is the token of service account \"api-service-account\", not \"other\"" "kubeconfig --secret of another account: one line"
+check "kubeconfig --secret of another type or account: no file" $([ ! -e "$tmp/x" ]; echo $?)
 run_script kubeconfig.lua -n devops-tools --service-account api-service-account --output /nonexistent-dir/k
 expect_rc 1 "kubeconfig to an unwritable path: exit 1"
 check "kubeconfig to an unwritable path: one line" $([ "$(printf '%s\n' "$err" | grep -c .)" = 1 ] && [[ "$err" == "error: cannot write /nonexistent-dir/k: "* ]]; echo $?) "$err"

@@ -172,7 +172,7 @@ run env -u KUBESIM_URL KUBESIM_ARGS="--token-delay 30" bash "$ROOT/tests/with-ku
   "$KUBELUA" "$SCRIPTS/tutorial.lua" --timeout 1s --token-file "$tmp/slow"
 expect_rc 1 "token not filled in time: exit 1"
 check "token not filled in time: one error line saying what it waited for" $([ "$(printf '%s\n' "$err" | grep -c '^error:')" = 1 ] &&
-  [ "$(printf '%s\n' "$err" | tail -1)" = "error: waiting for the token in secret devops-tools/api-service-account-token: timed out waiting for the condition on secrets/api-service-account-token in namespace devops-tools (after 1s)" ]; echo $?) "$(detail)"
+  [ "$(printf '%s\n' "$err" | tail -1)" = "error: secret devops-tools/api-service-account-token was not filled with a token within 1s; is the token controller running? (timed out waiting for the condition on secrets/api-service-account-token in namespace devops-tools (after 1s))" ]; echo $?) "$(detail)"
 check "token not filled in time: no token file" $([ ! -e "$tmp/slow" ]; echo $?)
 
 run_script tutorial.lua --help
