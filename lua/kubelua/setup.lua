@@ -7,9 +7,10 @@
 --   local c = assert(k8s.connect())
 --   local names = setup.names{ namespace = "team-a", name = "ci" }
 --   for _, o in ipairs(assert(setup.objects(names))) do
---     print(assert(setup.apply(c, o.obj)))     -- "namespace/team-a created"
+--     local line = assert(setup.apply(c, o.obj))
+--     print(line)                              -- namespace/team-a created
 --   end
---   local creds = assert(setup.wait_token(c, names))  -- { token, ca, ... }
+--   local creds = assert(setup.wait_token(c, names))  -- { token, ca, uid, ... }
 --   local text = k8s.yaml.encode(setup.kubeconfig{ server = c.server,
 --     ca = creds.ca, namespace = "team-a", service_account = "ci", token = creds.token })
 --
