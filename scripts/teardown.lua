@@ -129,13 +129,21 @@ local function natural_less(a, b)
   return key(a) < key(b)
 end
 
--- The names of the objects of `kind` called P-* (ours only, unless --force).
+-- The names of the objects of `kind` called P-*: ours (all with --force);
+-- the others are said to be kept.
 local function with_prefix(c, api_version, kind)
-  local sel = not opts.force and setup.SELECTOR or nil
   local out = {}
-  for _, o in ipairs(cli.check(c:list(api_version, kind, { label_selector = sel }))) do
+  for _, o in ipairs(cli.check(c:list(api_version, kind))) do
     local n = o.metadata.name
-    if n:sub(1, #opts.prefix + 1) == opts.prefix .. "-" then out[#out + 1] = n end
+    if n:sub(1, #opts.prefix + 1) == opts.prefix .. "-" then
+      if opts.force or setup.is_managed(o) then
+        out[#out + 1] = n
+      else
+        cli.warn(("%s kept: not labelled %s (not created by kubelua); use --force to delete it")
+          :format(kref(api_version, kind, n), setup.SELECTOR))
+        tally.skipped = tally.skipped + 1
+      end
+    end
   end
   table.sort(out, natural_less)
   return out

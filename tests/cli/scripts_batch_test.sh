@@ -121,14 +121,22 @@ expect_rc 0 "progress bar: exit 0"
 check "progress bar: redrawn in place with a bar" $([[ "$err" == *$'\r['"##########"*"] 3/3"* ]]; echo $?) "$(printf '%q' "$err")"
 
 # ---- teardown --prefix: everything gone, the shared role when unused
+kubectl create namespace team-foreign >/dev/null
 run_script teardown.lua --prefix team
 expect_rc 0 "teardown --prefix team: exit 0"
 expect_out_has 'namespace "team-200" deleted' "teardown --prefix: kubectl-style lines"
 check "teardown --prefix: in natural order (team-9 before team-10)" $(printf '%s\n' "$out" | sed -n 's/^namespace "team-\([0-9]*\)" deleted$/\1/p' | sort -nc; echo $?)
-expect_out_has "teardown: 200 deleted, 0 already gone, 0 kept" "teardown --prefix: summary"
-check "teardown --prefix: no team-* namespace left (not even Terminating)" $([ "$(kubectl get ns -o name | grep -c '^namespace/team-')" = 0 ]; echo $?)
+expect_out_has "teardown: 200 deleted, 0 already gone, 1 kept" "teardown --prefix: summary"
+expect_err_has 'warning: namespace "team-foreign" kept: not labelled app.kubernetes.io/managed-by=kubelua (not created by kubelua); use --force to delete it' "teardown --prefix: an unlabelled namespace is kept and said"
+check "teardown --prefix: the unlabelled namespace is still there" $(kubectl get ns team-foreign >/dev/null 2>&1; echo $?)
+check "teardown --prefix: no team-N namespace left (not even Terminating)" $([ "$(kubectl get ns -o name | grep -c '^namespace/team-[0-9]')" = 0 ]; echo $?)
 check "teardown --prefix: the shared ClusterRole stays while others use it" $(kubectl get clusterrole api-cluster-role >/dev/null 2>&1; echo $?)
 expect_err_has 'clusterrole.rbac.authorization.k8s.io "api-cluster-role" kept: still bound by ' "teardown --prefix: says why the role stays"
+run_script teardown.lua --prefix team --force
+expect_rc 0 "teardown --prefix --force: exit 0"
+expect_out 'namespace "team-foreign" deleted
+teardown: 1 deleted, 0 already gone, 0 kept' "teardown --prefix --force: the unlabelled one too"
+check "teardown --prefix --force: no team-* namespace left" $([ "$(kubectl get ns -o name | grep -c '^namespace/team-')" = 0 ]; echo $?)
 run_script teardown.lua --prefix team
 expect_rc 0 "teardown --prefix again: exit 0"
 expect_out "teardown: 0 deleted, 0 already gone, 0 kept" "teardown --prefix again: nothing to do"
