@@ -37,6 +37,20 @@ expect_out_has "fix:     decode it first: kubectl get secret NAME -n NS -o jsonp
 expect_out_has "note:    decoded, the token is valid: it authenticates as $user" "base64 token: decoded it works"
 expect_no "$(cat "$tmp/b64")" "base64 token: never printed"
 
+# ---- a wrapped copy (a line break inside the token)
+printf '%s\n%s\n' "${token:0:60}" "${token:60}" >"$tmp/wrapped"
+run_script diagnose.lua --token-file "$tmp/wrapped"
+expect_rc 1 "wrapped token: exit 1"
+expect_out_has "cause:   the token contains whitespace or line breaks (a wrapped copy); it is checked here without them
+fix:     join it into one line: tr -d ' \\n' < FILE > token" "wrapped token: the cause and the fix"
+expect_out_has "result:  the token works once its whitespace is removed" "wrapped token: works joined"
+expect_no "${token:0:60}" "wrapped token: never printed"
+printf '%s %s\n' "${token:0:60}" "${token:60:40}" >"$tmp/wrapped-cut"
+run_script diagnose.lua --token-file "$tmp/wrapped-cut"
+expect_rc 1 "wrapped and truncated token: exit 1"
+expect_out_has "cause:   the token contains whitespace" "wrapped and truncated token: the whitespace"
+expect_out_has "request: GET /api/v1/namespaces with this token: 401 Unauthorized" "wrapped and truncated token: then the 401"
+
 # ---- not a JWT
 run_script diagnose.lua --token not-a-token
 expect_rc 1 "not a JWT: exit 1"
