@@ -77,6 +77,22 @@ expect_out_has "clusterrolebinding/yaml-c-api-cluster-role-binding" "YAML file: 
 run kubectl auth can-i list pods -A --as system:serviceaccount:yaml-c:api-service-account
 expect_out "yes" "YAML file: the cluster-wide account reaches every namespace"
 
+# ---- --cluster-wide and --role for --count, the tutorial's write access warned about
+run_script batch.lua --count 1 --prefix cw --cluster-wide
+expect_rc 0 "--cluster-wide: exit 0"
+expect_out_has "clusterrolebinding/cw-1-api-cluster-role-binding   created" "--cluster-wide: a ClusterRoleBinding per namespace"
+expect_err_has "warning: ClusterRoleBinding <namespace>-api-cluster-role-binding gives api-cluster-role the verbs create, update, patch, delete" "--cluster-wide: the write-access trap is warned about"
+run kubectl auth can-i delete pods -n kube-system --as system:serviceaccount:cw-1:api-service-account
+expect_out "yes" "--cluster-wide: the tutorial's reach"
+run_script batch.lua --count 1 --prefix rv --role view --service-account reader
+expect_rc 0 "--role view --service-account reader: exit 0"
+expect_out_has "rv-1        reader            view   rolebinding/reader-cluster-role-binding   created" "--role and --service-account for every namespace"
+run kubectl auth can-i list pods -n rv-1 --as system:serviceaccount:rv-1:reader
+expect_out "yes" "--role view: may read its namespace"
+run kubectl auth can-i list pods -n default --as system:serviceaccount:rv-1:reader
+expect_out "no" "--role view: not beyond it"
+for p in cw rv; do run_script teardown.lua --prefix $p; done
+
 # ---- file and flag errors, each one line
 bad() { # name, file content, extension, expected error
   printf '%s' "$2" >"$tmp/bad.$3"

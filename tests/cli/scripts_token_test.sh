@@ -73,6 +73,14 @@ run_script kubeconfig.lua -n devops-tools --service-account api-service-account 
 expect_rc 0 "kubeconfig: rerun over the file"
 check "kubeconfig: rerun leaves no temporary file" $([ -z "$(ls -A "$tmp" | grep '^\.sa\.kubeconfig')" ]; echo $?)
 
+# --server writes another URL for the same cluster (the certificate names localhost too)
+run_script kubeconfig.lua -n devops-tools --service-account api-service-account --output "$tmp/local.kubeconfig" --server "https://localhost:${KUBESIM_URL##*:}"
+expect_rc 0 "kubeconfig --server: exit 0"
+run kubectl --kubeconfig "$tmp/local.kubeconfig" config view -o jsonpath='{.clusters[0].cluster.server}'
+expect_out "https://localhost:${KUBESIM_URL##*:}" "kubeconfig --server: the URL written"
+run kubectl --kubeconfig "$tmp/local.kubeconfig" auth whoami -o jsonpath='{.status.userInfo.username}'
+expect_out "$user" "kubeconfig --server: kubectl authenticates through it"
+
 # an account without a token Secret gets one, like the tutorial's
 kubectl create serviceaccount ci -n devops-tools >/dev/null
 run_script kubeconfig.lua -n devops-tools --service-account ci --output "$tmp/ci.kubeconfig"
