@@ -31,7 +31,8 @@ local opts = cli.parse(arg, {
       help = "the CA to verify the server with (default: the kubeconfig's)" },
     { "insecure-skip-tls-verify", type = "boolean",
       help = "do not verify the server's certificate" },
-    { "method", default = "GET", help = "the HTTP method of the failing request" },
+    { "method", default = "GET", help = "the HTTP method of the failing request (other than "
+      .. "GET and HEAD it is sent as a server-side dry run: nothing is changed)" },
     { "path", default = "/api/v1/namespaces", help = "the path of the failing request" },
   },
   examples = {
@@ -502,7 +503,32 @@ end
 
 -- ------------------------------------------------------------------- main
 
+local METHODS = { GET = true, HEAD = true, POST = true, PUT = true, PATCH = true, DELETE = true }
+
+-- The request to make with the token: a write is a server-side dry run
+-- (authentication and authorization are checked as for the real one, and
+-- nothing is stored or deleted).
+local function the_request()
+  local method = opts.method:upper()
+  if not METHODS[method] then
+    cli.raise(("--method %q: one of GET, HEAD, POST, PUT, PATCH, DELETE"):format(opts.method))
+  end
+  if opts.path:sub(1, 1) ~= "/" then
+    cli.raise(("--path %q: an API path starting with /, e.g. /api/v1/namespaces"):format(opts.path))
+  end
+  local path = opts.path
+  if method ~= "GET" and method ~= "HEAD" then
+    path = path .. (path:find("?", 1, true) and "&" or "?") .. "dryRun=All"
+  end
+  return { method = method, path = path }
+end
+
+-- Answers that come after authentication and authorization: the token
+-- passed both, and the request fails for another reason.
+local PAST_AUTHZ = { [400] = true, [404] = true, [405] = true, [409] = true, [422] = true }
+
 local function main()
+  local req = the_request()
   local token = read_token()
   local admin, aerr = k8s.connect(cli.connect_options(opts))
   if not admin then
@@ -523,10 +549,19 @@ local function main()
   local c, tls = token_client(admin, server, info.token)
   local _ <close> = tls.temp -- the CA file lives as long as the client is used
   say("server", "%s (%s)", server, tls.how)
-  local a = attributes(opts.method, opts.path)
-  local resp, err = c:request{ method = opts.method:upper(), path = opts.path }
+  local a = attributes(req.method, opts.path)
+  local resp, err = c:request(req)
+  if not resp and err.kind == "api" and PAST_AUTHZ[err.code] then
+    say("request", "%s %s with this token: %d %s", req.method, req.path, err.code,
+      tostring(err.reason))
+    note("the server authenticated and authorized the request before it failed (%s)",
+      cli.message(err))
+    resp = { status = err.code }
+  end
   if resp then
-    say("request", "%s %s with this token: %d", opts.method:upper(), opts.path, resp.status)
+    if resp.status < 300 then
+      say("request", "%s %s with this token: %d", req.method, req.path, resp.status)
+    end
     local who = c:whoami()
     if who and who.username then note("the token authenticates as %s", who.username) end
     if info.claims and math.type(info.claims.exp) then
@@ -540,11 +575,11 @@ local function main()
     return 0
   end
   if err.kind ~= "api" then
-    say("request", "%s %s with this token: failed", opts.method:upper(), opts.path)
+    say("request", "%s %s with this token: failed", req.method, req.path)
     explain_transport(err, server, tls)
     return 1
   end
-  say("request", "%s %s with this token: %d %s", opts.method:upper(), opts.path, err.code,
+  say("request", "%s %s with this token: %d %s", req.method, req.path, err.code,
     tostring(err.reason))
   if err.code == 401 then
     if info.base64 then

@@ -93,6 +93,26 @@ run_script diagnose.lua --token-file "$tmp/prom" --method DELETE --path /apis/ap
 expect_rc 1 "forbidden delete: exit 1"
 expect_out_has "may not delete deployments in API group \"apps\" in namespace monitoring" "forbidden delete: verb, resource and group from the path"
 
+# a write the token is allowed to make: checked as a dry run, nothing deleted
+run_script diagnose.lua --token-file "$tmp/good" --method DELETE --path /api/v1/namespaces/devops-tools
+expect_rc 0 "allowed DELETE: exit 0"
+expect_out_has "request: DELETE /api/v1/namespaces/devops-tools?dryRun=All with this token: 200" "allowed DELETE: sent as a server-side dry run"
+expect_out_has "result:  the token works" "allowed DELETE: the token works"
+run kubectl get namespace devops-tools -o jsonpath='{.status.phase}'
+expect_out "Active" "allowed DELETE: the namespace is untouched"
+run_script diagnose.lua --token-file "$tmp/good" --method post --path /api/v1/namespaces
+expect_rc 0 "allowed POST without a body: exit 0"
+expect_out_has "note:    the server authenticated and authorized the request before it failed (Error from server (BadRequest): " "allowed POST without a body: past authorization"
+run_script diagnose.lua --token-file "$tmp/good" --path /api/v1/namespaces/nope
+expect_rc 0 "allowed GET of a missing object: exit 0"
+expect_out_has "request: GET /api/v1/namespaces/nope with this token: 404 NotFound" "allowed GET of a missing object: the 404"
+run_script diagnose.lua --token-file "$tmp/good" --method FETCH
+expect_rc 1 "--method FETCH: exit 1"
+expect_err 'error: --method "FETCH": one of GET, HEAD, POST, PUT, PATCH, DELETE' "--method FETCH: one line"
+run_script diagnose.lua --token-file "$tmp/good" --path api/v1/namespaces
+expect_rc 1 "--path without /: exit 1"
+expect_err 'error: --path "api/v1/namespaces": an API path starting with /, e.g. /api/v1/namespaces' "--path without /: one line"
+
 # a binding to a role that does not exist
 kubectl create serviceaccount orphan -n monitoring >/dev/null
 kubectl create clusterrolebinding orphan-binding --clusterrole=no-such-role --serviceaccount=monitoring:orphan >/dev/null
