@@ -481,8 +481,12 @@ end
 --- server_timeout (seconds one stream may last, default 300) },
 --- callback(event_type, object)) streams ADDED/MODIFIED/DELETED events (and
 --- BOOKMARK when bookmarks = true) until the callback returns false.
---- Without resource_version the current objects come first as ADDED. A
---- dropped stream resumes from the last resourceVersion seen; 410 Gone
+--- Without resource_version the current objects come first as ADDED (from
+--- a list, as client-go's ListWatch does, so that even the first stream
+--- has a resourceVersion to resume from: a watch without one that failed
+--- before its first event would resume at "now" and lose what happened in
+--- between). A dropped stream resumes from the last resourceVersion seen
+--- (an event cut off by the drop is never delivered half); 410 Gone
 --- re-lists and turns the difference into ADDED/MODIFIED/DELETED events.
 --- Returns true when the callback stopped it, nil, err on failure or when
 --- `timeout` seconds passed (err.kind == "timeout").
@@ -518,6 +522,19 @@ function Client:watch(api_version, kind, opts, callback)
   local function deliver(etype, obj)
     if etype == "DELETED" then known[key_of(obj)] = nil else known[key_of(obj)] = obj end
     return callback(etype, obj) ~= false
+  end
+
+  if rv == nil or rv == "" then
+    local items, meta = self:list(api_version, kind, { namespace = ns or "",
+      label_selector = o.label_selector, field_selector = fs,
+      timeout = deadline and math.max(0.001, deadline - now()) or nil })
+    if not items then return nil, meta end
+    for _, item in ipairs(items) do
+      local okc, r = pcall(deliver, "ADDED", item)
+      if not okc then error(r, 0) end
+      if not r then return true end
+    end
+    rv = meta.resourceVersion
   end
 
   while true do

@@ -428,13 +428,13 @@ end)
 
 -- A scripted watch: the list answers rv 7; each watch request takes the
 -- next answer of `watches` and its resourceVersion is recorded.
-local function watch_routes(watches)
+local function watch_routes(watches, items)
   local rvs = {}
   local routes_ = { ["GET /api/v1"] = { CORE },
     ["GET /api/v1/namespaces/default/configmaps"] = { function(opts)
       if not opts.url:find("watch=true", 1, true) then
         return answer(200, { kind = "ConfigMapList", metadata = { resourceVersion = "7" },
-          items = json.array{} })
+          items = json.array(items or {}) })
       end
       rvs[#rvs + 1] = opts.url:match("resourceVersion=(%d+)") or "none"
       return table.remove(watches, 1) or answer(500, "script ran out")
@@ -511,4 +511,28 @@ function()
   reset(routes_)
   ok, err = c:watch("v1", "ConfigMap", { resource_version = "7" }, function() end)
   t.eq({ ok, err.code, #rvs }, { nil, 403, 1 })
+end)
+
+t.test("watch: without resource_version it lists first, so even the first stream resumes",
+function()
+  local c = client()
+  local a = { kind = "ConfigMap", apiVersion = "v1",
+    metadata = { name = "a", namespace = "default", resourceVersion = "5" } }
+  local dropped = errors.new("transport", "connection dropped", { curl = "GOT_NOTHING", code = 52 })
+  -- the first stream fails before its first event: it resumes from the list's 7
+  local routes_, rvs = watch_routes({ { transport = dropped },
+    stream_of(ev("MODIFIED", "a", "8")) }, { a })
+  reset(routes_)
+  local seen = {}
+  assert(c:watch("v1", "ConfigMap", {}, function(etype, obj)
+    seen[#seen + 1] = etype .. " " .. obj.metadata.resourceVersion
+    return etype ~= "MODIFIED"
+  end))
+  t.eq(seen, { "ADDED 5", "MODIFIED 8" })
+  t.eq(rvs, { "7", "7" })
+  -- the callback stopping on an ADDED of the list: no watch at all
+  routes_, rvs = watch_routes({}, { a })
+  reset(routes_)
+  t.eq(c:watch("v1", "ConfigMap", {}, function() return false end), true)
+  t.eq(#rvs, 0)
 end)
