@@ -18,7 +18,8 @@
  *   req:perform() -> resp | nil, err   (blocking, on the default multi)
  *     stream = true: a stream pauses while 8 MB are unread (backpressure)
  *   req:done(), req:response(), req:read() (stream), req:head() (stream:
- *   status and headers so far), req:close() (also __close and __gc)
+ *   status and headers so far), req:buffered() (stream: unread bytes,
+ *   paused?), req:close() (also __close and __gc)
  *   resp = { status, headers (lowercase names, repeats joined by ", "),
  *            warnings (every Warning header), body, http_version ("1.1",
  *            "2"), time (seconds), new_connection (boolean) }
@@ -1239,6 +1240,20 @@ static int req_read(lua_State *L)
   return 1;
 }
 
+/* [-0, +2] req:buffered(): stream mode; the number of unread body bytes
+ * held in C and whether the transfer is paused on them (backpressure), so
+ * that callers and tests can wait for a state instead of guessing a delay. */
+static int req_buffered(lua_State *L)
+{
+  struct kl_request *r = check_request(L, 1);
+
+  if(!r->stream)
+    return luaL_error(L, "buffered() needs a request made with stream = true");
+  lua_pushinteger(L, (lua_Integer)r->body.len);
+  lua_pushboolean(L, r->paused);
+  return 2;
+}
+
 static int req_gc(lua_State *L)
 {
   request_release(L, luaL_checkudata(L, 1, REQUEST_MT));
@@ -1517,6 +1532,7 @@ static const luaL_Reg request_methods[] = {{"perform", req_perform},
                                            {"done", req_done},
                                            {"response", req_response},
                                            {"read", req_read},
+                                           {"buffered", req_buffered},
                                            {"head", req_head},
                                            {NULL, NULL}};
 
