@@ -469,6 +469,9 @@ static const char *curl_code_name(CURLcode c)
   }
 }
 
+/* The words of a failure without plainer ones: curl's text says more. */
+#define TRANSFER_FAILED "transfer failed"
+
 /* The failure in plain words, as a user reads it. */
 static const char *curl_code_words(CURLcode c)
 {
@@ -517,7 +520,7 @@ static const char *curl_code_words(CURLcode c)
   case CURLE_READ_ERROR:
     return "could not read file";
   default:
-    return "transfer failed";
+    return TRANSFER_FAILED;
   }
 }
 
@@ -552,6 +555,66 @@ static void push_safe_url(lua_State *L, const char *url)
   lua_concat(L, 2);
 }
 
+/* The first case-insensitive occurrence of needle in hay[0..n), or NULL. */
+static const char *find_words(const char *hay, size_t n, const char *needle)
+{
+  size_t k = strlen(needle);
+  size_t i;
+
+  for(i = 0; k > 0 && i + k <= n; i++)
+    if(strncasecmp(hay + i, needle, k) == 0)
+      return hay + i;
+  return NULL;
+}
+
+/* [-0, +1] A transport error's message: our plain words, then what curl's
+ * text adds to them, never the same words twice:
+ *   "Could not resolve host: x"      -> "could not resolve host: x"
+ *   "Operation timed out after 9 ms" -> "operation timed out after 9 ms"
+ *   "Failed to connect to h port 1 after 0 ms: Couldn't connect to server"
+ *                      -> "connection refused: Failed to connect to h port 1
+ *                          after 0 ms" (curl's generic text for the code)
+ *   "Couldn't resolve host name" (the generic text alone) -> the words */
+static void push_transport_message(lua_State *L, const char *words,
+                                   CURLcode c, const char *detail, size_t n)
+{
+  const char *generic = curl_easy_strerror(c);
+  size_t g = strlen(generic);
+  size_t w = strlen(words);
+  int plain = strcmp(words, TRANSFER_FAILED) != 0;
+  const char *at;
+
+  if(plain && n > g + 2 && strncasecmp(detail + n - g, generic, g) == 0 &&
+     detail[n - g - 2] == ':' && detail[n - g - 1] == ' ')
+    n -= g + 2;
+  if(n == 0 || (plain && n == g && strncasecmp(detail, generic, g) == 0)) {
+    lua_pushstring(L, words);
+    return;
+  }
+  at = find_words(detail, n, words);
+  if(at == detail) {
+    lua_pushstring(L, words);
+    lua_pushlstring(L, detail + w, n - w);
+    lua_concat(L, 2);
+  } else if(at) {
+    /* curl's sentence says it already: its own words, as ours start */
+    if(n > 1 && isupper((unsigned char)detail[0]) &&
+       islower((unsigned char)detail[1])) {
+      char first = (char)tolower((unsigned char)detail[0]);
+
+      lua_pushlstring(L, &first, 1);
+      lua_pushlstring(L, detail + 1, n - 1);
+      lua_concat(L, 2);
+    } else {
+      lua_pushlstring(L, detail, n);
+    }
+  } else {
+    lua_pushfstring(L, "%s: ", words);
+    lua_pushlstring(L, detail, n);
+    lua_concat(L, 2);
+  }
+}
+
 /* [-0, +1] The transport error object of a failed transfer. The message is
  * built from curl's error buffer and never holds headers or bodies. */
 static void push_transport_error(lua_State *L, struct kl_request *r)
@@ -564,12 +627,12 @@ static void push_transport_error(lua_State *L, struct kl_request *r)
 
   while(n > 0 && (detail[n - 1] == '\n' || detail[n - 1] == ' '))
     n--;
-  lua_pushlstring(L, detail, n);
-  kl_error_new(L, "transport", c, "%s: %s",
-               strncmp(detail, "CONNECT tunnel failed", 21) == 0
-                   ? "proxy error" /* the proxy refused the tunnel */
-                   : curl_code_words(c),
-               lua_tostring(L, -1));
+  push_transport_message(L,
+                         strncmp(detail, "CONNECT tunnel failed", 21) == 0
+                             ? "proxy error" /* the proxy refused the tunnel */
+                             : curl_code_words(c),
+                         c, detail, n);
+  kl_error_new(L, "transport", c, "%s", lua_tostring(L, -1));
   lua_remove(L, -2);
   lua_pushstring(L, curl_code_name(c));
   lua_setfield(L, -2, "curl");
