@@ -180,112 +180,109 @@ local function set(values, opt, v)
   end
 end
 
+-- The option an argument names, with its value when attached:
+-- --name, --name=value, -n, -n=value, -nvalue (not for booleans).
+-- @return opt, flag, value|nil | nil, err
+local function lookup(a, long, short)
+  if a:sub(1, 2) == "--" then
+    local name, value = a:match("^%-%-([^=]+)=(.*)$")
+    name = name or a:sub(3)
+    if not long[name] then return nil, ("unknown flag: --%s"):format(name) end
+    return long[name], "--" .. name, value
+  end
+  local c, tail = a:sub(2, 2), a:sub(3)
+  local opt = c == "v" and long.v or short[c]
+  if not opt then return nil, ("unknown shorthand flag: '%s' in %s"):format(c, a) end
+  if tail:sub(1, 1) == "=" then return opt, "-" .. c, tail:sub(2) end
+  if tail == "" then return opt, "-" .. c, nil end
+  if opt.type == "boolean" then
+    return nil, ("unknown shorthand flag: '%s' in %s"):format(tail:sub(1, 1), a)
+  end
+  return opt, "-" .. c, tail
+end
+
+-- The value of a flag whose argument was not attached: booleans need none,
+-- -v alone is -v=6 (and -v N takes N only when it is a number), the rest
+-- take the next argument. Returns the text and how many arguments it used.
+local function detached_value(opt, flag, nxt)
+  if opt.type == "boolean" then return "true", 0 end
+  if opt.type == "verbosity" then
+    if nxt and nxt:match("^%d+$") then return nxt, 1 end
+    return "6", 0
+  end
+  if nxt == nil then return nil, ("flag needs an argument: %s"):format(flag) end
+  return nxt, 1
+end
+
+-- Fills in defaults (copies of table defaults) and checks required flags.
+local function complete(values, spec)
+  for _, opt in ipairs((build_index(spec))) do
+    if values[opt.name] == nil then
+      if opt.required then
+        return nil, ("required flag %q not set"):format("--" .. opt.name)
+      end
+      local d = opt.default
+      values[opt.name] = type(d) == "table" and { table.unpack(d) } or d
+    end
+  end
+  return values
+end
+
+local function check_args(args, spec)
+  local a = spec.args or {}
+  if #args < (a.min or 0) then return nil, ("missing argument %s"):format(a.metavar or "") end
+  if #args > (a.max or 0) then
+    return nil, ("unexpected argument %q"):format(args[(a.max or 0) + 1])
+  end
+  return true
+end
+
+local function wants_help(argv)
+  for _, a in ipairs(argv) do
+    if a == "--" then return false end
+    if a == "--help" or a == "-h" then return true end
+  end
+  return false
+end
+
 --- Parses argv (a table with argv[1..n]; argv[0], when present, names the
 --- script in messages) against spec. Pure: never prints, never exits.
 --- @return table|nil opts, string|nil err  -- opts.args holds the positionals
 function M.parse_args(argv, spec)
   spec = spec or {}
+  if wants_help(argv) then return { help = true, args = {} } end -- as kubectl: before errors
   local _, long, short = build_index(spec)
   local values, args = {}, {}
-  local i, n = 1, #argv
-  for j = 1, n do -- --help wins over any other problem, as with kubectl
-    if argv[j] == "--" then break end
-    if argv[j] == "--help" or argv[j] == "-h" then return { help = true, args = {} } end
-  end
-  local only_args = false
-  while i <= n do
+  local i, only_args = 1, false
+  while i <= #argv do
     local a = argv[i]
     if only_args or a == "-" or a:sub(1, 1) ~= "-" then
       args[#args + 1] = a
     elseif a == "--" then
       only_args = true
     else
-      local opt, flag, value, has_value
-      if a:sub(1, 2) == "--" then
-        local name, v = a:match("^%-%-([^=]+)=(.*)$")
-        if name then
-          value, has_value = v, true
-        else
-          name = a:sub(3)
-        end
-        opt, flag = long[name], "--" .. name
-        if not opt then
-          return nil, ("unknown flag: --%s"):format(name)
-        end
-      else
-        local c = a:sub(2, 2)
-        opt, flag = short[c], "-" .. c
-        if c == "v" then opt = long.v end
-        if not opt then return nil, ("unknown shorthand flag: '%s' in %s"):format(c, a) end
-        local tail = a:sub(3)
-        if tail:sub(1, 1) == "=" then
-          value, has_value = tail:sub(2), true
-        elseif tail ~= "" then
-          if opt.type == "boolean" then
-            return nil, ("unknown shorthand flag: '%s' in %s"):format(tail:sub(1, 1), a)
-          end
-          value, has_value = tail, true
-        end
+      local opt, flag, text = lookup(a, long, short)
+      if not opt then return nil, flag end
+      if text == nil then
+        local used
+        text, used = detached_value(opt, flag, argv[i + 1])
+        if text == nil then return nil, used end
+        i = i + used
       end
-      if opt.type == "boolean" then
-        if has_value then
-          local v, err = convert(opt, value, flag)
-          if v == nil then return nil, err end
-          values[opt.name] = v
-        else
-          values[opt.name] = true
-        end
-      elseif opt.type == "verbosity" and not has_value then
-        -- -v alone is -v=6; -v N takes N only when it is a number
-        local nxt = argv[i + 1]
-        if nxt and nxt:match("^%d+$") then
-          local v, err = convert(opt, nxt, flag)
-          if v == nil then return nil, err end
-          values[opt.name] = v
-          i = i + 1
-        else
-          values[opt.name] = 6
-        end
-      else
-        if not has_value then
-          if i == n then return nil, ("flag needs an argument: %s"):format(flag) end
-          i = i + 1
-          value = argv[i]
-        end
-        local v, err = convert(opt, value, flag)
-        if v == nil then return nil, err end
-        set(values, opt, v)
-      end
+      local v, err = convert(opt, text, flag)
+      if v == nil then return nil, err end
+      set(values, opt, v)
     end
     i = i + 1
   end
-  if values.help then
+  if values.help then -- --help=true
     values.args = args
     return values
   end
-  local list = build_index(spec)
-  for _, opt in ipairs(list) do
-    if values[opt.name] == nil then
-      if opt.required then
-        return nil, ("required flag %q not set"):format("--" .. opt.name)
-      end
-      local d = opt.default
-      if type(d) == "table" then
-        local copy = {}
-        for k, v in ipairs(d) do copy[k] = v end
-        d = copy
-      end
-      values[opt.name] = d
-    end
-  end
-  local amin = spec.args and spec.args.min or 0
-  local amax = spec.args and spec.args.max or 0
-  if #args < amin then
-    return nil, ("missing argument %s"):format(spec.args.metavar or "")
-  end
-  if #args > amax then
-    return nil, ("unexpected argument %q"):format(args[amax + 1])
-  end
+  local ok, err = check_args(args, spec)
+  if not ok then return nil, err end
+  values, err = complete(values, spec)
+  if not values then return nil, err end
   values.args = args
   return values
 end

@@ -98,6 +98,14 @@ for i, c in ipairs(bad_cases) do
   end)
 end
 
+t.test("--help wins over errors; --help=true too; -- ends the flags", function()
+  local s = { options = { { "service-account", required = true } } }
+  t.eq(cli.parse_args(argv("--nope", "--help"), s), { help = true, args = {} })
+  t.eq(cli.parse_args(argv("--help=true"), s).help, true)
+  local opts, err = cli.parse_args(argv("--", "--help"), s)
+  t.eq({ opts, err }, { nil, 'unexpected argument "--help"' })
+end)
+
 t.test("required flags and minimum positionals", function()
   local s = { args = { min = 1, max = 1, metavar = "TOKEN" },
               options = { { "service-account", required = true } } }
