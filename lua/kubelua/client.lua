@@ -291,7 +291,49 @@ function M.connect(opts)
   })
 end
 
---- Builds a client from a loaded config (kubelua.config's shape).
+-- The secrets of a client's config, out of its fields (as credentials.lua
+-- keeps tokens): c.config -> { key_data, proxy }. A script that prints
+-- json.encode(c.config) or walks it shows no client key and no proxy
+-- password; the client reads them from here.
+local private = setmetatable({}, { __mode = "k" })
+
+local REDACTED = "REDACTED" -- kubectl config view's word for a hidden value
+
+--- The proxy URL with its password replaced by REDACTED (nil stays nil).
+function M.redact_proxy(url)
+  if type(url) ~= "string" then return url end
+  return (url:gsub("^(%a[%w+.-]*://[^/@:]*:)[^/@]*@", "%1" .. REDACTED .. "@"))
+end
+
+-- The config a client exposes: a copy of cfg whose tls has no key_data and
+-- whose proxy has no password; the originals go to `private`.
+local function public_config(cfg)
+  local pub, tls = {}, {}
+  for k, v in pairs(cfg) do pub[k] = v end
+  for k, v in pairs(type(cfg.tls) == "table" and cfg.tls or {}) do tls[k] = v end
+  local hidden = { key_data = tls.key_data, proxy = cfg.proxy }
+  tls.key_data = nil
+  pub.tls = tls
+  pub.proxy = M.redact_proxy(cfg.proxy)
+  private[pub] = hidden
+  return pub
+end
+
+--- The client's secret config values (the client key, the proxy URL with
+--- its password): for kubelua's own use, never printed.
+function Client:_secret_config()
+  local hidden = private[self.config]
+  local cfg = self.config or {}
+  if hidden then
+    return { key_data = hidden.key_data, proxy = hidden.proxy }
+  end
+  -- a config replaced by the caller: its own fields
+  return { key_data = cfg.tls and cfg.tls.key_data, proxy = cfg.proxy }
+end
+
+--- Builds a client from a loaded config (kubelua.config's shape). c.config
+--- is a copy without the secrets (tls.key_data is absent, a proxy password
+--- reads REDACTED); cfg itself is not changed.
 function M.new(cfg, settings)
   settings = settings or {}
   local server = tostring(cfg.server or ""):gsub("/+$", "")
@@ -300,10 +342,11 @@ function M.new(cfg, settings)
     return nil, errors.config(("server %q is not a URL (scheme://host:port)"):format(server))
   end
   local tls = cfg.tls or {}
+  if type(tls.key_data) == "string" then log.add_secret(tls.key_data) end
   local c = setmetatable({
     server = server,
     namespace = (cfg.namespace and cfg.namespace ~= "") and cfg.namespace or "default",
-    config = cfg,
+    config = public_config(cfg),
     retries = settings.retries or M.DEFAULT_RETRIES,
     verbose = settings.verbose,
     timeout = settings.timeout,
@@ -592,6 +635,7 @@ function Client:_perform(req, creds_headers, tls_creds, on_data)
   for k, v in pairs(req.headers) do headers[k] = v end
   for k, v in pairs(creds_headers) do headers[k] = v end
   local cfgtls = self.config.tls or {}
+  local hidden = self:_secret_config()
   local url = req.url
   if self._base ~= self.server then url = self._base .. url:sub(#self.server + 1) end
   local h = {
@@ -599,8 +643,8 @@ function Client:_perform(req, creds_headers, tls_creds, on_data)
     timeout = req.timeout, connect_timeout = self.connect_timeout,
     ca_data = cfgtls.ca_data, ca_file = cfgtls.ca_file, insecure = cfgtls.insecure or nil,
     cert_data = cfgtls.cert_data, cert_file = cfgtls.cert_file,
-    key_data = cfgtls.key_data, key_file = cfgtls.key_file,
-    connect_to = self._connect_to, proxy = self.config.proxy,
+    key_data = hidden.key_data, key_file = cfgtls.key_file,
+    connect_to = self._connect_to, proxy = hidden.proxy,
   }
   if tls_creds then
     if tls_creds.cert_data then h.cert_data, h.cert_file = tls_creds.cert_data, nil end
@@ -635,7 +679,7 @@ function Client:_perform(req, creds_headers, tls_creds, on_data)
   end
   if not resp then
     local e = errors.transport(err, req)
-    if h.proxy then e.proxy = h.proxy end
+    if h.proxy then e.proxy = M.redact_proxy(h.proxy) end
     return nil, e
   end
   return resp

@@ -127,3 +127,50 @@ assert(quiet:get("v1", "Namespace", "kube-system"))
     .. 'status="200 OK" milliseconds=')
   t.ok(not out:find("kube-system", 1, true), "verbose = 0 wins over the environment")
 end)
+
+t.test("c.config holds no client key or password: json.encode, -v=10 and errors", function()
+  local PROXY_PASSWORD = "proxy-pass-Z9y8x7w6"
+  local proxy_kc = h.kubeconfig_with({ token = h.admin_token },
+    { ["proxy-url"] = "http://proxyuser:" .. PROXY_PASSWORD .. "@127.0.0.1:1" })
+  local out, code = h.run(([[
+local k8s = require "kubelua"
+local function walk(v, seen)
+  if type(v) ~= "table" or seen[v] then return tostring(v) end
+  seen[v] = true
+  local parts = {}
+  for k, x in pairs(v) do parts[#parts + 1] = tostring(k) .. "=" .. walk(x, seen) end
+  return "{" .. table.concat(parts, ",") .. "}"
+end
+local cert = assert(k8s.connect())            -- client-key-data in the kubeconfig
+local basic = assert(k8s.connect{ kubeconfig = %q })
+local proxied = assert(k8s.connect{ kubeconfig = %q, retries = { max = 1 } })
+for _, c in ipairs({ cert, basic, proxied }) do
+  print("config: " .. k8s.json.encode(c.config))
+  print("walked: " .. walk(c.config, {}))
+end
+print("key_data: " .. tostring(cert.config.tls.key_data))
+print("proxy: " .. tostring(proxied.config.proxy))
+-- the client still uses them: the certificate authenticates, the proxy is tried
+print("whoami: " .. assert(cert:whoami()).username)
+local _, err = proxied:get("v1", "Namespace", "default")
+print("error: " .. tostring(err))
+print("error fields: " .. k8s.json.encode(err))
+]]):format(basic_kc, proxy_kc), "-v=10")
+  t.eq(code, 0, out)
+  for _, c in ipairs({
+    { key_data, "the client key (base64)" },
+    { key_lines[2], "a line of the client key" },
+    { BASIC_PASSWORD, "the basic-auth password" },
+    { PROXY_PASSWORD, "the proxy password" },
+    { h.admin_token, "the admin token" },
+  }) do
+    must_not_contain(out, c[1], c[2], 10)
+  end
+  t.contains(out, "key_data: nil")
+  t.contains(out, "proxy: http://proxyuser:REDACTED@127.0.0.1:1")
+  t.contains(out, "whoami: kubernetes-admin")
+  t.contains(out, ("error: Unable to connect to the server %s through the proxy 127.0.0.1:1: "
+    .. "connection refused"):format(h.url:match("//(.*)$")))
+  t.contains(out, '"proxy":"http://proxyuser:REDACTED@127.0.0.1:1"')
+  t.contains(out, '"ca_data":"-----BEGIN CERTIFICATE-----') -- the rest of c.config stays
+end)
