@@ -6,8 +6,8 @@ foreach(f ${kubesim_unit_tests})
   add_test(NAME kubesim.${short}
            COMMAND /usr/bin/python3 -m unittest -v ${n}
            WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}/tests/apiserver)
-  # no __pycache__ left in the source tree
-  set_tests_properties(kubesim.${short} PROPERTIES TIMEOUT 180 ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")
+  # bytecode caches go to the build tree, not the sources
+  set_tests_properties(kubesim.${short} PROPERTIES TIMEOUT 180 ENVIRONMENT "PYTHONPYCACHEPREFIX=${CMAKE_BINARY_DIR}/pycache")
 endforeach()
 
 # pyflakes over kubesim's own modules and tests, when python3-pyflakes is installed
