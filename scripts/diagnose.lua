@@ -15,6 +15,7 @@
 -- could not check. Exit status: 0 the token works, 1 a problem was found.
 local k8s = require "kubelua"
 local cli = require "kubelua.cli"
+local setup = require "kubelua.setup"
 
 local opts = cli.parse(arg, {
   usage = "kubelua scripts/diagnose.lua (--token T | --token-file F | TOKEN) [--server URL]",
@@ -432,68 +433,85 @@ local function rule_allows(rule, a)
   return has(rule.apiGroups, a.group) and has(rule.resources, res)
 end
 
-local function explain_403(admin, user_client, err, a)
-  local who = user_client:whoami()
-  local user = who and who.username or "?"
-  cause("the token authenticates as %s, but that user may not %s (%s)", user, attr_text(a),
-    cli.message(err))
-  if not admin then return end
-  -- which bindings name this user, and what their roles grant
+local RBAC = "rbac.authorization.k8s.io/v1"
+
+-- The bindings that name the user (directly, as a service account, or
+-- through one of its groups), built-in system: ClusterRoleBindings left out.
+-- nil when the kubeconfig's credentials cannot read them.
+local function bindings_for(admin, who)
+  local user, groups = who.username, {}
+  for _, g in ipairs(who.groups or {}) do groups[g] = true end
   local sa_ns, sa_name = user:match("^system:serviceaccount:([^:]+):(.+)$")
-  local groups = {}
-  for _, g in ipairs(who and who.groups or {}) do groups[g] = true end
-  local function applies(b)
+  local function names_user(b)
     for _, s in ipairs(b.subjects or {}) do
-      if s.kind == "User" and s.name == user then return true end
-      if s.kind == "Group" and groups[s.name] then return true end
-      if s.kind == "ServiceAccount" and sa_name and s.name == sa_name
-        and (s.namespace or b.metadata.namespace) == sa_ns then return true end
+      if (s.kind == "User" and s.name == user) or (s.kind == "Group" and groups[s.name])
+        or (s.kind == "ServiceAccount" and s.name == sa_name
+          and (s.namespace or b.metadata.namespace) == sa_ns) then
+        return true
+      end
     end
     return false
   end
-  local RBAC = "rbac.authorization.k8s.io/v1"
   local crbs = admin:list(RBAC, "ClusterRoleBinding")
   local rbs = admin:list(RBAC, "RoleBinding", { all_namespaces = true })
-  if not crbs or not rbs then
+  if not crbs or not rbs then return nil end
+  local out = {}
+  for _, b in ipairs(crbs) do
+    if names_user(b) and not b.metadata.name:match("^system:") then out[#out + 1] = b end
+  end
+  for _, b in ipairs(rbs) do
+    if names_user(b) then out[#out + 1] = b end
+  end
+  return out
+end
+
+-- Why binding b does not give the access `a`: a missing role, rules that
+-- do not include it (with the role's Ingress trap, if that is the reason),
+-- or a RoleBinding asked for access outside its namespace.
+local function explain_binding(admin, b, a)
+  local bref = ("%s %s%s"):format(b.kind, b.metadata.namespace
+    and (b.metadata.namespace .. "/") or "", b.metadata.name)
+  local rref = b.roleRef.kind .. " " .. b.roleRef.name
+  local role, err = admin:get(RBAC, b.roleRef.kind, b.roleRef.name,
+    { namespace = b.roleRef.kind == "Role" and b.metadata.namespace or nil })
+  if not role then
+    if k8s.errors.is(err, "NotFound") then
+      cause("%s refers to %s, which does not exist", bref, rref)
+    end
+    return
+  end
+  local grants = false
+  for _, rule in ipairs(role.rules or {}) do
+    if rule_allows(rule, a) then grants = true end
+  end
+  if not grants then
+    note("%s binds %s, whose rules do not include %s", bref, rref, attr_text(a))
+    if a.resource == "ingresses" then
+      for _, w in ipairs(setup.lint({ obj = role })) do
+        if w:find("Ingresses", 1, true) then note("%s: %s", rref, w) end
+      end
+    end
+  elseif b.kind == "RoleBinding" and a.namespace ~= b.metadata.namespace then
+    note("%s grants it through %s, but only inside namespace %s (a RoleBinding never "
+      .. "grants access elsewhere)", bref, rref, b.metadata.namespace)
+  end
+end
+
+local function explain_403(admin, user_client, err, a)
+  local who = user_client:whoami() or {}
+  local user = who.username or "?"
+  cause("the token authenticates as %s, but that user may not %s (%s)", user, attr_text(a),
+    cli.message(err))
+  if not admin then return end
+  local bindings = who.username and bindings_for(admin, who)
+  if not bindings then
     note("could not read the bindings with the kubeconfig's credentials")
     return
   end
-  local mine = {}
-  for _, b in ipairs(crbs.items or crbs) do
-    if applies(b) and not b.metadata.name:match("^system:") then mine[#mine + 1] = b end
-  end
-  for _, b in ipairs(rbs.items or rbs) do
-    if applies(b) then mine[#mine + 1] = b end
-  end
-  if #mine == 0 then
-    note("no RoleBinding or ClusterRoleBinding names %s", user)
-  end
-  for _, b in ipairs(mine) do
-    local bref = ("%s %s%s"):format(b.kind, b.metadata.namespace
-      and (b.metadata.namespace .. "/") or "", b.metadata.name)
-    local role, rerr = admin:get(RBAC, b.roleRef.kind, b.roleRef.name,
-      { namespace = b.roleRef.kind == "Role" and b.metadata.namespace or nil })
-    if not role then
-      if k8s.errors.is(rerr, "NotFound") then
-        cause("%s refers to %s %s, which does not exist", bref, b.roleRef.kind, b.roleRef.name)
-      end
-    else
-      local grants = false
-      for _, rule in ipairs(role.rules or {}) do
-        if rule_allows(rule, a) then grants = true end
-      end
-      if grants and b.kind == "RoleBinding" and (not a.namespace
-        or a.namespace ~= b.metadata.namespace) then
-        note("%s grants it through %s %s, but only inside namespace %s (a RoleBinding never "
-          .. "grants cluster-scoped access)", bref, b.roleRef.kind, b.roleRef.name,
-          b.metadata.namespace)
-      elseif not grants then
-        note("%s binds %s %s, whose rules do not include %s", bref, b.roleRef.kind,
-          b.roleRef.name, attr_text(a))
-      end
-    end
-  end
+  if #bindings == 0 then note("no RoleBinding or ClusterRoleBinding names %s", user) end
+  for _, b in ipairs(bindings) do explain_binding(admin, b, a) end
   if not a.nonresource then
+    local sa_ns, sa_name = user:match("^system:serviceaccount:([^:]+):(.+)$")
     fix("grant it, e.g.: kubectl create clusterrole NAME --verb=%s --resource=%s%s; "
       .. "kubectl create clusterrolebinding NAME --clusterrole=NAME %s", a.verb, a.resource,
       a.group ~= "" and ("." .. a.group) or "",

@@ -113,6 +113,13 @@ run_script diagnose.lua --token-file "$tmp/good" --path api/v1/namespaces
 expect_rc 1 "--path without /: exit 1"
 expect_err 'error: --path "api/v1/namespaces": an API path starting with /, e.g. /api/v1/namespaces' "--path without /: one line"
 
+# the tutorial's own trap: "ingress" in the core/extensions groups
+run_script diagnose.lua --token-file "$tmp/good" --path /apis/networking.k8s.io/v1/ingresses
+expect_rc 1 "the tutorial's ingress trap: exit 1"
+expect_out_has "cause:   the token authenticates as $user, but that user may not list ingresses in API group \"networking.k8s.io\" at the cluster scope" "the tutorial's ingress trap: the cause"
+expect_out_has "note:    ClusterRoleBinding api-cluster-role-binding binds ClusterRole api-cluster-role, whose rules do not include list ingresses in API group \"networking.k8s.io\" at the cluster scope
+note:    ClusterRole api-cluster-role: rules[0]: \"ingress\" in API groups \"\", \"extensions\" grants nothing on Ingresses" "the tutorial's ingress trap: the role's rule named"
+
 # a binding to a role that does not exist
 kubectl create serviceaccount orphan -n monitoring >/dev/null
 kubectl create clusterrolebinding orphan-binding --clusterrole=no-such-role --serviceaccount=monitoring:orphan >/dev/null
