@@ -88,40 +88,46 @@ local function describe_token(token)
   return ("JWT for %s, issuer %s, %s"):format(tostring(claims.sub), tostring(claims.iss), life)
 end
 
--- Step 6: GET /api/v1/namespaces with `Authorization: Bearer <token>`.
-local function validate(c, names, creds)
-  local insecure = opts["insecure-skip-tls-verify"]
-  -- the Secret's ca.crt, in a file of its own (the CA is public; the
-  -- token stays in memory)
-  local ca <close> = not insecure and cli.check(cli.temp_file(creds.ca)) or nil
-  -- kubeconfig /dev/null: nothing of the caller's kubeconfig (such as a
-  -- client certificate) may authenticate this request
+-- A client that authenticates with the token alone (kubeconfig /dev/null:
+-- nothing of the caller's, such as a client certificate, may help it) and
+-- verifies TLS with the Secret's ca.crt, kept in a file `ca` of its own
+-- (the CA is public; the token stays in memory) - or, with
+-- --insecure-skip-tls-verify, does not verify at all, like `curl -k`.
+local function token_client(c, names, creds, ca)
   local sa, err = k8s.connect{
     kubeconfig = "/dev/null", server = c.server, token = creds.token,
     namespace = names.namespace, certificate_authority = ca and ca.path,
-    insecure_skip_tls_verify = insecure or nil,
+    insecure_skip_tls_verify = not ca or nil,
     verbose = opts.v > 0 and opts.v or nil,
   }
   if not sa then
     cli.raise("cannot build a client for the service account: " .. cli.message(err))
   end
-  local tls = insecure
-    and "TLS NOT verified (--insecure-skip-tls-verify, like the tutorial's curl -k)"
-    or "TLS verified with the Secret's ca.crt"
-  local resp, rerr = sa:request{ method = "GET", path = "/api/v1/namespaces" }
+  return sa, ca and "TLS verified with the Secret's ca.crt"
+    or "TLS NOT verified (--insecure-skip-tls-verify, like the tutorial's curl -k)"
+end
+
+-- Step 6: GET /api/v1/namespaces with `Authorization: Bearer <token>`.
+local function validate(c, names, creds)
+  local ca <close> = not opts["insecure-skip-tls-verify"]
+    and cli.check(cli.temp_file(creds.ca)) or nil
+  local sa, tls = token_client(c, names, creds, ca)
+  local what = ("GET %s/api/v1/namespaces as %s (%s)"):format(c.server, names.user, tls)
+  local resp, err = sa:request{ method = "GET", path = "/api/v1/namespaces" }
   if not resp then
-    say("GET %s/api/v1/namespaces as %s (%s): failed", c.server, names.user, tls)
-    local msg = tostring(rerr)
-    if (k8s.errors.is(rerr, "Unauthorized") or k8s.errors.is(rerr, "Forbidden"))
+    say("%s: failed", what)
+    local msg = tostring(err)
+    if (k8s.errors.is(err, "Unauthorized") or k8s.errors.is(err, "Forbidden"))
       and not msg:find("diagnose.lua", 1, true) then
       msg = msg .. "; scripts/diagnose.lua --token-file FILE explains why"
     end
     cli.raise(msg)
   end
-  say("GET %s/api/v1/namespaces as %s (%s): %d", c.server, names.user, tls, resp.status)
-  local items = resp.object and resp.object.items or {}
+  say("%s: %d", what, resp.status)
   local seen = {}
-  for _, ns in ipairs(items) do seen[#seen + 1] = ns.metadata.name end
+  for _, ns in ipairs(resp.object and resp.object.items or {}) do
+    seen[#seen + 1] = ns.metadata.name
+  end
   say("namespaces the service account sees (%d): %s", #seen, table.concat(seen, " "))
 end
 
