@@ -100,15 +100,15 @@ local function with_exec(c, ns, sa)
 end
 
 local function main()
-  local c = cli.check(k8s.connect(cli.connect_options(opts)))
-  local ns = opts.namespace or c.namespace
-  local sa = opts["service-account"]
-  cli.check(setup.check_namespace_name(ns))
-  cli.check(setup.check_object_name(sa, "service account"))
   if opts.duration and not opts.exec then
     cli.raise("--duration needs --exec (the long-lived token of a Secret does not expire)")
   end
   if opts.secret and opts.exec then cli.raise("--secret and --exec: choose one") end
+  local sa = opts["service-account"]
+  cli.check(setup.check_object_name(sa, "service account"))
+  local c = cli.check(k8s.connect(cli.connect_options(opts)))
+  local ns = opts.namespace or c.namespace
+  cli.check(setup.check_namespace_name(ns))
   check_service_account(c, ns, sa)
   local cfg, how = (opts.exec and with_exec or with_token)(c, ns, sa)
   cli.check(cli.write_private(opts.output, k8s.yaml.encode(cfg)))
