@@ -33,14 +33,14 @@ local opts = cli.parse(arg, {
 })
 
 local function main()
-  local c = cli.check(k8s.connect(cli.connect_options(opts)))
-  local ns = opts.namespace or c.namespace
-  cli.check(setup.check_namespace_name(ns))
   local sa = opts["service-account"]
   cli.check(setup.check_object_name(sa, "service account"))
   for _, a in ipairs(opts.audience or {}) do
     if a == "" then cli.raise("--audience must not be empty") end
   end
+  local c = cli.check(k8s.connect(cli.connect_options(opts)))
+  local ns = opts.namespace or c.namespace
+  cli.check(setup.check_namespace_name(ns))
   local token, expiry = c:token_request(ns, sa, {
     expiration_seconds = opts.duration,
     audiences = (opts.audience and #opts.audience > 0) and opts.audience or nil,
