@@ -123,6 +123,22 @@ out=$(printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: typo, namespace:
 expect_eq "apply with an unknown field" 'Error from server (BadRequest): error when creating "STDIN": ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding error: unknown field "datta"' "$out"
 expect_eq "apply with an unknown field exits 1" "1" "$rc"
 
+# replace with a stale resourceVersion, JSON patch, label --overwrite, server-side dry run
+kubectl create configmap cas -n team-a --from-literal=a=1 >/dev/null
+kubectl get configmap cas -n team-a -o yaml | sed 's/a: "1"/a: "2"/' > "$KUBESIM_DIR/cas.yaml"
+out=$(kubectl replace -f "$KUBESIM_DIR/cas.yaml" 2>&1)
+expect_eq "replace" "configmap/cas replaced" "$out"
+out=$(kubectl replace -f "$KUBESIM_DIR/cas.yaml" 2>&1)
+expect_match "replace with a stale resourceVersion" 'Error from server \(Conflict\): error when replacing ".*": Operation cannot be fulfilled on configmaps "cas": the object has been modified; please apply your changes to the latest version and try again' "$out"
+out=$(kubectl patch configmap cas -n team-a --type=json -p '[{"op":"replace","path":"/data/a","value":"3"}]' 2>&1)
+expect_eq "json patch" "configmap/cas patched" "$out"
+kubectl label configmap cas -n team-a x=1 >/dev/null
+out=$(kubectl label configmap cas -n team-a x=2 2>&1)
+expect_eq "label without --overwrite" "error: 'x' already has a value (1), and --overwrite is false" "$out"
+out=$(kubectl delete configmap cas -n team-a --dry-run=server 2>&1)
+expect_eq "server-side dry-run delete" 'configmap "cas" deleted (server dry run)' "$out"
+expect_eq "dry run kept the object" "configmap/cas" "$(kubectl get configmap cas -n team-a -o name 2>&1)"
+
 # deployments: nothing runs, but the status reports the rollout so waits terminate
 kubectl create deployment web --image=nginx:1.27 --replicas=2 -n team-a >/dev/null
 out=$(timeout 20 kubectl rollout status deployment/web -n team-a --timeout=15s 2>&1 | tail -1)
