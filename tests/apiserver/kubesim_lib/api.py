@@ -411,6 +411,8 @@ class API:
                 if not isinstance(body, dict):
                     raise P.PatchError("strategic merge patch must be a JSON object")
                 new = P.strategic_merge(copy.deepcopy(old), body)
+        except P.PatchDecodeError as e:
+            raise E.bad_request(str(e))
         except P.PatchError as e:
             raise E.APIError(422, "Invalid", str(e), {})
         if not isinstance(new, dict):

@@ -4,7 +4,11 @@ import copy
 
 
 class PatchError(Exception):
-    pass
+    """The patch could not be applied to this object (422)."""
+
+
+class PatchDecodeError(PatchError):
+    """The patch itself is malformed (400, as jsonpatch.DecodePatch errors are)."""
 
 
 # ---- RFC 7386 ----
@@ -22,10 +26,12 @@ def merge_patch(target, patch):
 
 # ---- RFC 6902 ----
 def _pointer(path):
+    if not isinstance(path, str):
+        raise PatchDecodeError("json: cannot unmarshal %s into Go value of type string" % type(path).__name__)
     if path == "":
         return []
     if not path.startswith("/"):
-        raise PatchError("invalid JSON pointer %r" % path)
+        raise PatchDecodeError("invalid JSON pointer %r" % path)
     return [p.replace("~1", "/").replace("~0", "~") for p in path[1:].split("/")]
 
 
@@ -93,11 +99,12 @@ def _remove(doc, parts):
 
 def json_patch(doc, ops):
     if not isinstance(ops, list):
-        raise PatchError("json: cannot unmarshal object into Go value of type jsonpatch.Patch")
+        raise PatchDecodeError("json: cannot unmarshal %s into Go value of type jsonpatch.Patch"
+                               % ("object" if isinstance(ops, dict) else "string" if isinstance(ops, str) else "number"))
     doc = copy.deepcopy(doc)
     for op in ops:
         if not isinstance(op, dict) or "op" not in op:
-            raise PatchError("Unexpected kind: missing op")
+            raise PatchDecodeError("Unexpected kind: missing op")
         kind = op["op"]
         parts = _pointer(op.get("path", ""))
         if kind == "add":
@@ -114,7 +121,7 @@ def json_patch(doc, ops):
             if _walk(doc, parts) != op.get("value"):
                 raise PatchError("testing value /%s failed: test failed" % "/".join(parts))
         else:
-            raise PatchError("Unexpected kind: %s" % kind)
+            raise PatchDecodeError("Unexpected kind: %s" % kind)
     return doc
 
 
