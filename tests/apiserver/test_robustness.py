@@ -46,11 +46,31 @@ BODIES = [
     {"metadata": {"name": "x"}, "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {
         "metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}},
     {"metadata": {"name": "x", "finalizers": ["a/b"]}}, {"metadata": {"finalizers": None}},
+    {"metadata": {"name": "x", "finalizers": {}}}, {"metadata": {"name": "x", "labels": []}},
     {"preconditions": {"uid": "x"}}, {"propagationPolicy": 1}, {"spec": "seed=1"}, {"429": 2},
 ]
 QUERIES = ["", "?fieldManager=m", "?dryRun=All", "?dryRun=x", "?watch=1&timeoutSeconds=0", "?limit=1&continue=zzz",
            "?labelSelector=a%20in%20(", "?fieldSelector=metadata.name%3Dx", "?force=true&fieldManager=m",
            "?fieldManager=m&fieldValidation=Strict", "?fieldValidation=x", "?timeoutSeconds=x&watch=1"]
+GARBAGE = [None, 1, "x", [], {}, [1], {"a": 1}, True, -1, 1.5, [{}], [None]]
+
+
+def mutate(rnd, v):
+    """Replace one value somewhere inside v by garbage of another JSON type."""
+    if isinstance(v, dict):
+        v = dict(v)
+        if v and rnd.random() < 0.5:
+            k = rnd.choice(list(v))
+            v[k] = rnd.choice(GARBAGE) if rnd.random() < 0.5 else mutate(rnd, v[k])
+        return v
+    if isinstance(v, list) and v:
+        v = list(v)
+        i = rnd.randrange(len(v))
+        v[i] = mutate(rnd, v[i])
+        return v
+    return rnd.choice(GARBAGE)
+
+
 CTYPES = ["application/json", "application/merge-patch+json", "application/json-patch+json",
           "application/strategic-merge-patch+json", "application/apply-patch+yaml",
           "application/vnd.kubernetes.protobuf", "text/plain"]
@@ -62,10 +82,12 @@ class RobustnessTest(unittest.TestCase):
         try:
             rnd = random.Random(20261128)
             failures = []
-            for _ in range(2500):
+            for _ in range(3000):
                 m = rnd.choice(["GET", "POST", "PUT", "PATCH", "DELETE"])
                 p = rnd.choice(PATHS) + rnd.choice(QUERIES)
                 v = rnd.choice(BODIES)
+                if rnd.random() < 0.5:
+                    v = mutate(rnd, v)
                 body = None if m == "GET" else (v if isinstance(v, str) else json.dumps(v))
                 r = s.request(m, p, body, ctype=rnd.choice(CTYPES))
                 if r.status >= 500:

@@ -93,8 +93,9 @@ def _walk(kind, schema, obj, path):
         v = obj[k]
         if not _ok(t, v):
             bad = v
-            if t in (MAPSTR, LISTSTR) and isinstance(v, (dict, list)):
-                bad = next(x for x in (v.values() if isinstance(v, dict) else v) if not isinstance(x, str))
+            if (t == MAPSTR and isinstance(v, dict)) or (t == LISTSTR and isinstance(v, list)):
+                # the container is right, one of its elements is not a string
+                bad = next((x for x in (v.values() if isinstance(v, dict) else v) if not isinstance(x, str)), v)
             return "json: cannot unmarshal %s into Go struct field %s.%s of type %s" % (
                 _jtype(bad), kind, path + k, _GO[t] if bad is v else ("string" if t in (MAPSTR, LISTSTR) else _GO[t]))
         if sub and v is not None:
