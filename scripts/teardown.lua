@@ -129,30 +129,42 @@ local function natural_less(a, b)
   return key(a) < key(b)
 end
 
--- The names of the objects of `kind` called P-*: ours (all with --force);
--- the others are said to be kept.
+-- The names of the objects of `kind` called P-*: ours (all with --force),
+-- and the others, which are said to be kept.
 local function with_prefix(c, api_version, kind)
-  local out = {}
+  local ours, kept = {}, {}
   for _, o in ipairs(cli.check(c:list(api_version, kind))) do
     local n = o.metadata.name
     if n:sub(1, #opts.prefix + 1) == opts.prefix .. "-" then
       if opts.force or setup.is_managed(o) then
-        out[#out + 1] = n
+        ours[#ours + 1] = n
       else
         cli.warn(("%s kept: not labelled %s (not created by kubelua); use --force to delete it")
           :format(kref(api_version, kind, n), setup.SELECTOR))
         tally.skipped = tally.skipped + 1
+        kept[#kept + 1] = n
       end
     end
   end
-  table.sort(out, natural_less)
-  return out
+  table.sort(ours, natural_less)
+  table.sort(kept, natural_less)
+  return ours, kept
+end
+
+-- In a namespace that stays (someone else's), what batch.lua made there.
+local INSIDE = { { RBAC, "RoleBinding" }, { "v1", "Secret" }, { "v1", "ServiceAccount" } }
+local function remove_ours_inside(c, ns)
+  for _, k in ipairs(INSIDE) do
+    local objs = cli.check(c:list(k[1], k[2], { namespace = ns, label_selector = setup.SELECTOR }))
+    for _, o in ipairs(objs) do remove(c, k[1], k[2], o.metadata.name, ns) end
+  end
 end
 
 local function batch(c)
   local crbs = with_prefix(c, RBAC, "ClusterRoleBinding")
   for _, n in ipairs(crbs) do remove(c, RBAC, "ClusterRoleBinding", n) end
-  local namespaces = with_prefix(c, "v1", "Namespace")
+  local namespaces, kept = with_prefix(c, "v1", "Namespace")
+  for _, ns in ipairs(kept) do remove_ours_inside(c, ns) end
   local progress = cli.progress(#namespaces)
   local results, errs = k8s.parallel(namespaces, function(ns)
     if IMMORTAL[ns] then return "skipped" end

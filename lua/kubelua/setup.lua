@@ -299,9 +299,11 @@ local function where_of(obj)
   return { namespace = obj.metadata.namespace }
 end
 
---- Applies obj (server-side, after adding the managed-by label) and returns
---- the line kubectl would print (`serviceaccount/x created`), the action
---- and the stored object. An object whose content is all live already is
+--- Applies obj (server-side) and returns the line kubectl would print
+--- (`serviceaccount/x created`), the action and the stored object. What
+--- it creates gets the managed-by label (teardown.lua removes only that);
+--- an object that exists without the label stays someone else's: it is
+--- applied without it. An object whose content is all live already is
 --- not written ("unchanged", every resourceVersion kept). A binding whose
 --- roleRef changed (immutable in the API) is deleted and created again
 --- ("replaced (roleRef changed)"), as `kubectl auth reconcile` does.
@@ -310,12 +312,12 @@ end
 function M.apply(c, obj, opts)
   opts = opts or {}
   local dry = opts.dry_run and " (server dry run)" or ""
-  M.label(obj)
   if M.CLUSTER_SCOPED[obj.kind] then obj.metadata.namespace = nil end
   local cur, gerr = c:get(obj.apiVersion, obj.kind, obj.metadata.name, where_of(obj))
   if not cur and not k8s.errors.is(gerr, "NotFound") and not k8s.errors.is(gerr, "Forbidden") then
     return nil, gerr
   end
+  if not cur or M.is_managed(cur) then M.label(obj) end
   if cur and subset(obj, cur) then
     return M.ref(obj) .. " unchanged" .. dry, "unchanged", cur
   end

@@ -158,7 +158,14 @@ expect_rc 0 "teardown --prefix again: exit 0"
 expect_out "teardown: 0 deleted, 0 already gone, 0 kept" "teardown --prefix again: nothing to do"
 run_script teardown.lua --prefix yaml
 expect_out_has "clusterrolebinding.rbac.authorization.k8s.io \"yaml-c-api-cluster-role-binding\" deleted" "teardown removes cluster-wide bindings"
-for p in dying csv tty; do run_script teardown.lua --prefix $p; done
+run_script teardown.lua --prefix dying
+expect_rc 0 "teardown --prefix dying: exit 0"
+expect_err_has 'warning: namespace "dying-2" kept: not labelled app.kubernetes.io/managed-by=kubelua (not created by kubelua); use --force to delete it' "teardown: a namespace kubelua did not create is kept"
+expect_out_has 'rolebinding.rbac.authorization.k8s.io "api-cluster-role-binding" deleted
+serviceaccount "api-service-account" deleted' "teardown: what batch.lua made inside it is removed"
+check "teardown: the kept namespace holds nothing of kubelua's, its own Secret stays" $([ -z "$(kubectl get rolebindings,serviceaccounts,secrets -n dying-2 -l app.kubernetes.io/managed-by=kubelua -o name)" ] &&
+  kubectl get secret api-service-account-token -n dying-2 >/dev/null 2>&1; echo $?)
+for p in csv tty; do run_script teardown.lua --prefix $p; done
 check "teardown of every prefix: no kubelua namespace left" $([ "$(managed namespaces)" = 0 ]; echo $?)
 check "teardown of every prefix: no kubelua ClusterRole or binding left" $([ "$(managed clusterroles,clusterrolebindings)" = 0 ]; echo $?) "$(kubectl get clusterroles,clusterrolebindings -l app.kubernetes.io/managed-by=kubelua 2>&1)"
 

@@ -10,6 +10,9 @@
 KUBESIM_ARGS=${KUBESIM_ARGS:---token-delay 1 --namespace-delay 1}
 with_kubesim "$@"
 
+# a namespace that is someone else's, with their work in it
+kubectl create namespace theirs >/dev/null
+kubectl create configmap their-work -n theirs --from-literal=a=b >/dev/null
 snapshot >"$tmp/before"
 check "the snapshot sees the built-in objects" $(grep -q '^namespaces <none> *kube-system ' "$tmp/before"; echo $?) "$(head "$tmp/before")"
 
@@ -46,6 +49,10 @@ run_script batch.lua --file "$tmp/tenants.csv"
 expect_rc 0 "batch from a file, one cluster-wide"
 run_script kubeconfig.lua -n devops-tools --service-account api-service-account --output "$tmp/sa.kubeconfig"
 expect_rc 0 "a kubeconfig"
+run_script tutorial.lua -n theirs --name guest
+expect_rc 0 "the tutorial in an existing namespace"
+expect_out_has "namespace/theirs unchanged" "an existing namespace: unchanged"
+check "an existing namespace does not get the managed-by label" $([ -z "$(kubectl get ns theirs -o jsonpath='{.metadata.labels.app\.kubernetes\.io/managed-by}')" ]; echo $?)
 snapshot >"$tmp/during"
 check "the scripts created objects" $([ "$(comm -13 "$tmp/before" "$tmp/during" | wc -l)" -gt 40 ]; echo $?)
 
@@ -66,6 +73,14 @@ expect_out 'clusterrolebinding.rbac.authorization.k8s.io "prometheus-cluster-rol
 clusterrole.rbac.authorization.k8s.io "prometheus-cluster-role-read-only" deleted
 namespace "monitoring" deleted
 teardown: 3 deleted, 0 already gone, 0 kept' "teardown of the read-only tutorial: its objects"
+run_script teardown.lua -n theirs --name guest
+expect_rc 0 "teardown in an existing namespace: exit 0"
+expect_out 'clusterrolebinding.rbac.authorization.k8s.io "guest-cluster-role-binding" deleted
+clusterrole.rbac.authorization.k8s.io "guest-cluster-role" deleted
+secret "guest-token" deleted
+serviceaccount "guest" deleted
+teardown: 4 deleted, 0 already gone, 1 kept' "teardown in an existing namespace: what kubelua made, one by one"
+expect_err 'warning: namespace "theirs" kept: not labelled app.kubernetes.io/managed-by=kubelua (not created by kubelua); use --force to delete it' "teardown in an existing namespace: the namespace is kept and said"
 for p in one tty file; do
   run_script teardown.lua --prefix $p
   expect_rc 0 "teardown --prefix $p"
