@@ -527,11 +527,13 @@ function M.write_private(path, content)
   local base = path:match("([^/]*)$")
   if base == "" then return nil, ("cannot write %s: not a file name"):format(path) end
   local template = M.shell_quote(dir .. "/." .. base .. ".XXXXXX")
-  local p = io.popen("umask 077 && mktemp " .. template .. " 2>&1")
+  local p = io.popen("export LC_ALL=C; umask 077 && mktemp " .. template .. " 2>&1")
   local tmp = p and p:read("l")
   local okp = p and p:close()
   if not okp or not tmp or tmp == "" then
-    local why = tmp and tmp:gsub("^mktemp: ", "") or "mktemp failed"
+    -- mktemp: failed to create file via template '/d/.f.XXXXXX': No such file or directory
+    local why = tmp and tmp:gsub("^mktemp: ", ""):gsub("^failed to create file via template "
+      .. "'[^']*': ", "") or "mktemp failed"
     return nil, ("cannot write %s: %s"):format(path, why)
   end
   local f, err = io.open(tmp, "wb")
