@@ -120,6 +120,25 @@ function M.is_managed(obj)
   return type(l) == "table" and l[M.MANAGED_BY] == M.MANAGED_BY_VALUE
 end
 
+-- Puts the names into one of the tutorial's objects (in place).
+local function rename(obj, names, opts)
+  local md, ns = obj.metadata, names.namespace
+  if obj.kind == "ServiceAccount" then
+    md.name, md.namespace = names.service_account, ns
+  elseif obj.kind == "ClusterRole" then
+    md.name = names.cluster_role
+    if md.namespace ~= nil then md.namespace = ns end -- the trap, kept as written
+  elseif obj.kind == "ClusterRoleBinding" then
+    md.name = names.binding
+    obj.subjects[1].namespace, obj.subjects[1].name = ns, names.service_account
+    obj.roleRef.name = names.cluster_role
+    if opts.scope == "namespace" then obj.kind, md.namespace = "RoleBinding", ns end
+  elseif obj.kind == "Secret" then
+    md.name, md.namespace = names.secret, ns
+    md.annotations["kubernetes.io/service-account.name"] = names.service_account
+  end
+end
+
 --- The tutorial's objects for `names` (see M.names), in its order: a list
 --- of { obj = ..., source = where it comes from }.
 --- opts.read_only: the ClusterRole of clusterrole-read-only.yaml;
@@ -129,36 +148,18 @@ end
 --- @return table|nil entries, string|nil err
 function M.objects(names, opts)
   opts = opts or {}
-  local ns = names.namespace
   local list = { {
-    obj = { apiVersion = "v1", kind = "Namespace", metadata = { name = ns } },
-    source = "kubectl create namespace " .. ns,
+    obj = { apiVersion = "v1", kind = "Namespace", metadata = { name = names.namespace } },
+    source = "kubectl create namespace " .. names.namespace,
   } }
-  local files = { "serviceaccount.yaml",
-    not opts.skip_role and (opts.read_only and "clusterrole-read-only.yaml" or "clusterrole.yaml"),
-    "clusterrolebinding.yaml", "sa-token.yaml" }
-  for _, file in ipairs(files) do
+  local role = opts.read_only and "clusterrole-read-only.yaml" or "clusterrole.yaml"
+  for _, file in ipairs({ "serviceaccount.yaml", not opts.skip_role and role or false,
+    "clusterrolebinding.yaml", "sa-token.yaml" }) do
     if file then
       local e, err = entry(file)
       if not e then return nil, err end
+      rename(e.obj, names, opts)
       list[#list + 1] = e
-    end
-  end
-  for _, e in ipairs(list) do
-    local obj, md = e.obj, e.obj.metadata
-    if obj.kind == "ServiceAccount" then
-      md.name, md.namespace = names.service_account, ns
-    elseif obj.kind == "ClusterRole" then
-      md.name = names.cluster_role
-      if md.namespace ~= nil then md.namespace = ns end -- the trap, kept as written
-    elseif obj.kind == "ClusterRoleBinding" then
-      md.name = names.binding
-      obj.subjects[1].namespace, obj.subjects[1].name = ns, names.service_account
-      obj.roleRef.name = names.cluster_role
-      if opts.scope == "namespace" then obj.kind, md.namespace = "RoleBinding", ns end
-    elseif obj.kind == "Secret" then
-      md.name, md.namespace = names.secret, ns
-      md.annotations["kubernetes.io/service-account.name"] = names.service_account
     end
   end
   return list
