@@ -15,6 +15,8 @@ from cryptography.x509.oid import NameOID
 
 from kubesim_lib.testing import KUBESIM, Sim
 
+WITH_KUBESIM = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "with-kubesim")
+
 
 class ContractTest(unittest.TestCase):
     @classmethod
@@ -102,6 +104,43 @@ class ContractTest(unittest.TestCase):
             self.assertEqual(p.wait(5), 0)
             p.stdout.close()
             p.stderr.close()
+
+
+
+class WithKubesimTest(unittest.TestCase):
+    """tests/with-kubesim: ready line read only from files that exist, status passed through,
+    nothing of its own on stderr when all goes well."""
+
+    def run_with(self, *cmd, args=None):
+        env = dict(os.environ)
+        env.pop("KUBESIM_ARGS", None)
+        if args is not None:
+            env["KUBESIM_ARGS"] = args
+        return subprocess.run([WITH_KUBESIM] + list(cmd), capture_output=True, env=env, timeout=60)
+
+    def test_runs_the_command_quietly(self):
+        for _ in range(5):  # each run races the start of its kubesim
+            q = self.run_with("sh", "-c", 'test -s "$KUBESIM_DIR/stdout" && test -e "$KUBESIM_DIR/stderr" && '
+                                          'test -s "$KUBECONFIG" && echo "$KUBESIM_URL"')
+            self.assertEqual((q.returncode, q.stderr), (0, b""))
+            self.assertRegex(q.stdout.decode(), r"^https://127\.0\.0\.1:\d+\n$")
+
+    def test_exit_status_and_cleanup(self):
+        q = self.run_with("sh", "-c", 'echo "$KUBESIM_DIR"; exit 7')
+        self.assertEqual((q.returncode, q.stderr), (7, b""))
+        self.assertFalse(os.path.exists(q.stdout.decode().strip()))
+
+    def test_not_ready(self):
+        q = self.run_with("true", args="--bogus")
+        self.assertEqual(q.returncode, 1)
+        err = q.stderr.decode()
+        self.assertTrue(err.startswith("with-kubesim: kubesim did not become ready\nusage: kubesim "), err)
+        self.assertIn("kubesim: error: unrecognized arguments: --bogus", err)
+        self.assertNotIn("No such file", err)
+
+    def test_usage(self):
+        q = self.run_with()
+        self.assertEqual((q.returncode, q.stderr), (2, b"usage: with-kubesim CMD [ARGS...]\n"))
 
 
 if __name__ == "__main__":

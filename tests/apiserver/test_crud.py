@@ -1,5 +1,6 @@
 """kubesim: object lifecycle, selectors, paging, optimistic concurrency, dryRun, Status shapes."""
 import json
+import time
 import unittest
 
 from kubesim_lib.testing import Sim
@@ -320,6 +321,26 @@ class CrudTest(unittest.TestCase):
         self.assertEqual((e["verb"], e["status"], e["user"]), ("create", 201, "kubesim-admin"))
         self.assertNotIn("hunter2", json.dumps(log))
         self.assertNotIn(self.s.admin_token, json.dumps(log))
+
+
+class PublisherRaceTest(unittest.TestCase):
+    """The SA/root-ca publishers are asynchronous: Sim.ns waits for them (bounded), so tests that
+    list a fresh namespace right away see both, even when the publishers are slow."""
+
+    def test_ns_waits_for_the_publishers(self):
+        s = Sim("--publish-delay", "0.5")
+        try:
+            t0 = time.monotonic()
+            r = s.ns("late")
+            self.assertEqual(r.status, 201)
+            self.assertGreaterEqual(time.monotonic() - t0, 0.45)
+            names = lambda p: [o["metadata"]["name"] for o in s.get(p).json["items"]]
+            self.assertEqual(names(CM % "late"), ["kube-root-ca.crt"])
+            self.assertEqual(names("/api/v1/namespaces/late/serviceaccounts"), ["default"])
+            r = s.ns("late")  # a failed create does not wait
+            self.assertEqual(r.status, 409)
+        finally:
+            self.assertEqual(s.stop(), 0)
 
 
 if __name__ == "__main__":

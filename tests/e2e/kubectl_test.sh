@@ -5,6 +5,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
 kubectl create namespace team-a >/dev/null
+# SA default and ConfigMap kube-root-ca.crt come from asynchronous controllers; the checks below
+# (get -w, get sa) expect them, so wait for them first (bounded), as a real cluster needs too
+wait_for "kube-root-ca.crt in team-a" 10 kubectl get configmap kube-root-ca.crt -n team-a
+wait_for "ServiceAccount default in team-a" 10 kubectl get serviceaccount default -n team-a
 kubectl create serviceaccount bot -n team-a >/dev/null
 
 out=$(kubectl auth whoami --token=ignored 2>&1)

@@ -88,9 +88,11 @@ class Scheduler:
 
 
 class Controllers:
-    def __init__(self, store, signer, ca_pem, token_delay=0.2, namespace_delay=0.3, rollout_delay=0.5):
+    def __init__(self, store, signer, ca_pem, token_delay=0.2, namespace_delay=0.3, rollout_delay=0.5,
+                 publish_delay=0.0):
         self.store, self.signer, self.ca_pem = store, signer, ca_pem
         self.token_delay, self.namespace_delay, self.rollout_delay = token_delay, namespace_delay, rollout_delay
+        self.publish_delay = publish_delay
         self.sched = Scheduler()
         store.listeners.append(self._on_event)
 
@@ -118,7 +120,7 @@ class Controllers:
         elif res is NS:
             md = ev.obj["metadata"]
             if ev.type == "ADDED":
-                self.sched.after(0.0, self.namespace_added, md["name"])
+                self.sched.after(self.publish_delay, self.namespace_added, md["name"])
             elif ev.type == "MODIFIED" and md.get("deletionTimestamp") and not (ev.old or {}).get("metadata", {}).get("deletionTimestamp"):
                 self.sched.after(self.namespace_delay, self.finalize_namespace, md["name"])
 

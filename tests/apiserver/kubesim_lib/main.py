@@ -35,6 +35,8 @@ def parse_args(argv):
                    help="seconds a deleted namespace stays Terminating before it is purged")
     p.add_argument("--rollout-delay", type=float, default=0.5,
                    help="seconds before a Deployment's status reports its replicas ready (nothing runs)")
+    p.add_argument("--publish-delay", type=float, default=0.0,
+                   help="seconds before a new namespace gets ServiceAccount default and ConfigMap kube-root-ca.crt")
     p.add_argument("--no-request-log", action="store_true",
                    help="do not append requests to DIR/requests.jsonl (long benchmarks)")
     p.add_argument("--history", type=int, default=5000, help="watch events kept for resourceVersion resumes")
@@ -138,7 +140,7 @@ def main(argv=None):
     store = Store(STORED, history=args.history)
     authz = Authorizer(store)
     controllers = Controllers(store, signer, ca.cert_pem, args.token_delay, args.namespace_delay,
-                              args.rollout_delay)
+                              args.rollout_delay, args.publish_delay)
     admin_token = secrets.token_urlsafe(32)
     authn = Authenticator(store, signer, admin_token)
     api = API(store, authz)

@@ -149,8 +149,16 @@ class Sim:
         return self.proc.returncode
 
     # helpers for common objects
-    def ns(self, name):
-        return self.post("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    def ns(self, name, timeout=10):
+        """Create namespace name; once created, wait (bounded) until the asynchronous publishers
+        have given it ServiceAccount default and ConfigMap kube-root-ca.crt, as a test that lists
+        the namespace right away would otherwise race them. Returns the create's Reply."""
+        r = self.post("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+        if r.status == 201:
+            self.wait_for(lambda: all(self.get(p).status == 200 for p in (
+                "/api/v1/namespaces/%s/configmaps/kube-root-ca.crt" % name,
+                "/api/v1/namespaces/%s/serviceaccounts/default" % name)), timeout=timeout)
+        return r
 
     def sa_token_secret(self, ns, sa, secret="tok"):
         """Create SA + legacy token Secret and wait for the controller; returns the decoded JWT."""
