@@ -488,6 +488,10 @@ end
 --- between). A dropped stream resumes from the last resourceVersion seen
 --- (an event cut off by the drop is never delivered half); 410 Gone
 --- re-lists and turns the difference into ADDED/MODIFIED/DELETED events.
+--- A failed watch request (429, 5xx, a dropped or refused connection, a
+--- stalled stream) is retried with backoff, honouring Retry-After, up to
+--- the client's retries.max failures in a row (a stream that delivered
+--- something starts the count again).
 --- Returns true when the callback stopped it, nil, err on failure or when
 --- `timeout` seconds passed (err.kind == "timeout").
 function Client:watch(api_version, kind, opts, callback)
@@ -618,7 +622,8 @@ function Client:watch(api_version, kind, opts, callback)
       resp = nil
       if not err or err.kind == "api" then
         err = errors.new("transport", ("the watch stream ended in the middle of an event"
-          .. " (%d bytes)"):format(#buf), { curl = "PARTIAL_FILE", code = 18, method = "GET" })
+          .. " (%d bytes)"):format(#buf), { curl = "PARTIAL_FILE", code = 18, method = "GET",
+            url = self.server .. M.path(info, ns) })
       end
     end
     if not resp and err and err.kind == "api" and (err.code == 410 or err.reason == "Expired") then

@@ -505,6 +505,14 @@ function()
   t.eq(ok, nil)
   t.eq(tostring(err), "Error from server (ServiceUnavailable): busy")
   t.eq(#rvs, 3)
+  -- streams that keep ending mid-event: the last one's error says so
+  local half = ev("ADDED", "a", "8"):sub(1, 20)
+  routes_, rvs = watch_routes({ stream_of(half), stream_of(half), stream_of(half) })
+  reset(routes_)
+  ok, err = c:watch("v1", "ConfigMap", { resource_version = "7" }, function() end)
+  t.eq({ ok, err.kind, err.curl, #rvs }, { nil, "transport", "PARTIAL_FILE", 3 })
+  t.eq(tostring(err), "Unable to connect to the server api.test:6443: the watch stream ended "
+    .. "in the middle of an event (20 bytes)")
   -- not retried: a 403 on the watch
   routes_, rvs = watch_routes({ answer(403, { kind = "Status", code = 403, reason = "Forbidden",
     message = "no" }) })
