@@ -1,6 +1,7 @@
 """kubesim: watch streams (initial events, resume, 410 Gone, bookmarks, selectors, timeouts)."""
 import http.client
 import json
+import ssl
 import time
 import unittest
 
@@ -120,6 +121,40 @@ class WatchTest(unittest.TestCase):
         self.assertEqual(evs[0]["type"], "ADDED")
         self.assertEqual(evs[1]["type"], "BOOKMARK")
         self.assertEqual(evs[1]["object"]["metadata"]["annotations"], {"k8s.io/initial-events-end": "true"})
+        w.close()
+
+    def watch_logged(self, path):
+        return [e for e in self.s.log() if e["verb"] == "watch" and e["path"] + "?" + e["query"] == path]
+
+    def test_abandoned_watch_ends_while_idle(self):
+        # no bookmarks, no events: before, the stream noticed a gone client only when a write
+        # failed, i.e. at timeoutSeconds; a watch is logged when it ends
+        for how in ("fin", "close_notify"):
+            path = CM + "?watch=1&labelSelector=abandoned%%3D%s&timeoutSeconds=30" % how.replace("_", "")
+            w = WatchStream(self.s, path)
+            self.assertEqual(w.status, 200)
+            time.sleep(0.3)
+            self.assertEqual(self.watch_logged(path), [])
+            sock = w.c.sock
+            t0 = time.monotonic()
+            if how == "close_notify":
+                try:
+                    sock = sock.unwrap()  # TLS close_notify first, then the FIN
+                except ssl.SSLError:
+                    pass  # the server answered the close_notify by ending the stream (data after it)
+            sock.close()
+            w.c.sock = None
+            w.r.close()
+            self.s.wait_for(lambda: self.watch_logged(path), timeout=5, interval=0.02)
+            self.assertLess(time.monotonic() - t0, 2, how)
+
+    def test_idle_watch_survives_other_kinds_writes(self):
+        w = WatchStream(self.s, CM + "?watch=1&labelSelector=keep&timeoutSeconds=5")
+        time.sleep(0.25)  # several idle slices: the client check must not end a live watch
+        for i in range(60):  # more than --history 50 events of another kind
+            self.s.post("/api/v1/namespaces/w/secrets", {"metadata": {"name": "other%d" % i}})
+        self.s.post(CM, {"metadata": {"name": "kept", "labels": {"keep": "1"}}})
+        self.assertEqual(names(w.events(1)), [("ADDED", "kept")])
         w.close()
 
 

@@ -101,6 +101,22 @@ def seed(store, authz, port):
         "kube-apiserver"))
 
 
+def warm_up(api):
+    """Pay the lazy initialisation of the write paths (the yaml import, first uses of the apply,
+    managedFields and validation code) before the ready line rather than in a client's first
+    server-side apply or create: dry-run requests, nothing is stored."""
+    from .api import Query
+    cm = BY_PLURAL["configmaps"]
+    user = {"username": "system:apiserver", "groups": ["system:masters"]}
+    q = Query({"dryRun": ["All"], "fieldManager": ["kubesim-warm-up"]})
+    body = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: kubesim-warm-up\n  labels: {a: b}\ndata:\n  k: v\n"
+    api.create(cm, "default", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kubesim-warm-up"},
+                               "data": {"k": "v"}}, q, user, "kubesim", [])
+    api.patch(cm, "default", "kubesim-warm-up", "application/apply-patch+yaml", body, q, user, "kubesim", [])
+    api.patch(BY_PLURAL["endpoints"], "default", "kubernetes", "application/strategic-merge-patch+json",
+              b'{"metadata":{"labels":{"a":"b"}}}', q, user, "kubesim", [])
+
+
 def _fail(msg, code):
     """Exit at once: a daemon thread may still be inside OpenSSL generating the RSA key, and
     interpreter finalisation under it can crash."""
@@ -153,6 +169,7 @@ def main(argv=None):
     port = server.server_address[1]
     url = "https://127.0.0.1:%d" % port
     seed(store, authz, port)
+    warm_up(api)
     app = App(store, api, authn, authz, reviews, Discovery(port), faults, signer,
               None if args.no_request_log else os.path.join(d, "requests.jsonl"), args.bookmark_interval)
     server.app = app

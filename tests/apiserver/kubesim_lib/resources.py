@@ -7,7 +7,7 @@ CREATE_ONLY = ["create"]
 class Resource:
     __slots__ = ("group", "version", "plural", "singular", "kind", "namespaced", "verbs",
                  "short_names", "categories", "subresources", "stored", "gv", "list_kind",
-                 "api_version", "prefix")
+                 "api_version", "prefix", "key")
 
     def __init__(self, group, version, plural, kind, namespaced, verbs=RW_VERBS, short=(),
                  categories=(), subresources=(), stored=True):
@@ -21,6 +21,7 @@ class Resource:
         self.api_version = self.gv = group + "/" + version if group else version
         self.list_kind = kind + "List"
         self.prefix = "/apis/" + self.gv if group else "/api/" + version
+        self.key = plural  # the store's table; custom resources use plural.group
 
     def __repr__(self):
         return "<Resource %s %s>" % (self.gv, self.plural)

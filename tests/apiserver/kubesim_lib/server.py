@@ -68,7 +68,7 @@ class Response:
 class Request:
     """What the pipeline learned about one request (also what gets logged)."""
     __slots__ = ("method", "path", "query", "raw_query", "headers", "body", "user", "real_user", "verb",
-                 "fault", "parsed_body", "resource", "warnings")
+                 "fault", "parsed_body", "resource", "warnings", "conn")
 
     def __init__(self, method, path, raw_query, headers, body):
         self.method, self.path, self.raw_query, self.headers, self.body = method, path, raw_query, headers, body
@@ -79,6 +79,7 @@ class Request:
         self.parsed_body = None
         self.resource = None
         self.warnings = []
+        self.conn = None  # the client's socket (a watch checks it while idle)
 
 
 class App:
@@ -482,7 +483,7 @@ class App:
     # ---- watch ----
     def watch(self, req, res, ns):
         return watch.stream(self.store, req.query, req.headers.get("Accept", ""), res, ns,
-                            self.bookmark_interval, self.stopping)
+                            self.bookmark_interval, self.stopping, req.conn)
 
 
 class Headers:
@@ -606,6 +607,7 @@ class Handler(BaseHTTPRequestHandler):
         started = time.time()
         path, _, raw_query = self.path.partition("?")
         req = Request(self.command, path, raw_query, self.headers, b"")
+        req.conn = self.connection
         try:
             req.body = self._read_body()
             resp = app.handle(req, self.cert_user)

@@ -1,6 +1,9 @@
 """Watch streams: initial events, live events from the store's history (with selector
 transitions), bookmarks, 410 Expired as an ERROR event, timeoutSeconds."""
 import json
+import select
+import socket
+import ssl
 import time
 
 from . import errors as E
@@ -17,8 +20,41 @@ class Stream:
         self.code, self.gen, self.ctype = 200, gen, ctype
 
 
-def stream(store, q, accept, res, ns, bookmark_interval, stopping):
-    """The watch of res (in namespace ns, "" for all) asked for by query q."""
+# an idle watch wakes this often to notice that its client went away
+IDLE_SLICE = 0.1
+
+
+def client_gone(sock):
+    """True when the peer of sock closed the connection (or it broke). Only called while a
+    watch is idle, when the client has no business sending anything: readable means EOF, a TLS
+    close_notify, or a reset. Plain sockets are peeked at (recv(1, MSG_PEEK) == b""); a TLS
+    socket cannot peek, so it reads non-blocking: b"" is a close_notify or EOF, and a partial
+    record (SSLWantReadError) means alive."""
+    if sock is None:
+        return False
+    try:
+        r, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    if not r:
+        return False
+    try:
+        if isinstance(sock, ssl.SSLSocket):
+            sock.setblocking(False)
+            try:
+                return sock.recv(1) == b""
+            finally:
+                sock.setblocking(True)
+        return sock.recv(1, socket.MSG_PEEK) == b""
+    except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+        return False
+    except (OSError, ValueError):
+        return True
+
+
+def stream(store, q, accept, res, ns, bookmark_interval, stopping, conn=None):
+    """The watch of res (in namespace ns, "" for all) asked for by query q; conn is the client's
+    socket, checked while idle so that an abandoned watch ends within IDLE_SLICE."""
     sel = Selector(q.get("labelSelector"), q.get("fieldSelector"), res.kind)
     try:
         timeout = float(q.get("timeoutSeconds") or 1800)
@@ -40,8 +76,7 @@ def stream(store, q, accept, res, ns, bookmark_interval, stopping):
                 raise E.bad_request('invalid resource version: strconv.ParseUint: parsing "%s": invalid syntax'
                                     % rv_param)
             initial = []
-            too_old = None if start >= store.compacted else \
-                "too old resource version: %d (%d)" % (start, store.compacted + 1)
+            too_old = store.too_old(res, start)
     deadline = time.monotonic() + timeout
     bm_every = bookmark_interval
 
@@ -97,7 +132,15 @@ def stream(store, q, accept, res, ns, bookmark_interval, stopping):
             if bookmarks and time.monotonic() - last_sent >= bm_every:
                 yield bookmark(cur)
                 last_sent = time.monotonic()
-            store.wait(cur, min(left, bm_every if bookmarks else 1.0))
-            if store.closed:
-                return
+            # wait for an event of res in short slices, checking the client between them
+            until = time.monotonic() + min(left, bm_every if bookmarks else 1.0)
+            while True:
+                seen = store.wait(res, cur, max(0.0, min(IDLE_SLICE, until - time.monotonic())))
+                if store.closed or not store.serves(res):
+                    return
+                if store.events_pending(res, cur) or time.monotonic() >= until:
+                    break
+                if client_gone(conn):
+                    return
+                cur = max(cur, seen)
     return Stream(gen())
