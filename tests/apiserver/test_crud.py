@@ -287,7 +287,8 @@ class CrudTest(unittest.TestCase):
         r = self.s.get("/apis", headers={"Accept": agg})
         self.assertEqual(r.headers["Content-Type"], "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList")
         self.assertEqual([g["metadata"]["name"] for g in r.json["items"]],
-                         ["apps", "authentication.k8s.io", "authorization.k8s.io", "rbac.authorization.k8s.io"])
+                         ["apps", "authentication.k8s.io", "authorization.k8s.io", "rbac.authorization.k8s.io",
+                          "apiextensions.k8s.io"])
         r = self.s.get("/apis")
         self.assertEqual(r.json["kind"], "APIGroupList")
         r = self.s.get("/api/v1")

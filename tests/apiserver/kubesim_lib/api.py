@@ -8,13 +8,15 @@ import time
 import uuid
 
 from . import errors as E
-from . import fields, kinds, patch as P, shapes
+from . import crds, fields, kinds, patch as P, shapes
 from .resources import BY_PLURAL
 from .selectors import Selector
 from .store import normalize
 
 NS = BY_PLURAL["namespaces"]
-_WITH_STATUS = {"Namespace", "Pod", "Service", "Deployment", "Node"}
+CRD = BY_PLURAL["customresourcedefinitions"]
+_WITH_STATUS = {"Namespace", "Pod", "Service", "Deployment", "Node", "CustomResourceDefinition"}
+_GENERATION = {"Deployment", "CustomResourceDefinition"}
 _RETURNS_OBJECT = {"Namespace", "Pod"}  # stores with ReturnDeletedObject
 _IMMORTAL = {"default", "kube-system", "kube-public"}
 _RBAC_KINDS = {"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"}
@@ -119,6 +121,34 @@ def _comparable(obj):
     return o
 
 
+def _with_status(res):
+    """Whether status is written only through the status subresource (ignored on the object)."""
+    if res.custom:
+        return crds.has_status_subresource(res)
+    return res.kind in _WITH_STATUS
+
+
+def _has_generation(res):
+    return res.custom or res.kind in _GENERATION
+
+
+def _generation_changed(res, obj, old):
+    """Whether an update moves metadata.generation: a spec change for built-ins; for custom
+    resources any change outside metadata (and status, with a status subresource)."""
+    if not res.custom:
+        return obj.get("spec") != old.get("spec")
+    skip = ("metadata", "status") if crds.has_status_subresource(res) else ("metadata",)
+    return {k: v for k, v in obj.items() if k not in skip} != {k: v for k, v in old.items() if k not in skip}
+
+
+def served(res, obj):
+    """obj as served in res's version: custom resources are stored in one table for all versions
+    and converted with strategy None (only apiVersion changes)."""
+    if res.custom and obj.get("apiVersion") != res.api_version:
+        return dict(obj, apiVersion=res.api_version)
+    return obj
+
+
 def _owners(obj):
     """managedFields without timestamps: who owns what."""
     return [(e.get("manager"), e.get("operation"), json.dumps(e.get("fieldsV1"), sort_keys=True))
@@ -131,6 +161,15 @@ class API:
         self.authz = authz  # for escalation checks on RBAC writes
 
     # ---- admission ----
+    def _admit_custom(self, res):
+        """No new custom resources while their CRD is being deleted."""
+        if not res.custom:
+            return
+        crd = self.store.get(CRD, "", res.crd)
+        if crd is None or crd["metadata"].get("deletionTimestamp"):
+            raise E.APIError(405, "MethodNotAllowed", "create not allowed while custom resource definition is terminating",
+                             {"name": "", "group": res.group, "kind": res.plural})  # UNCONFIRMED details
+
     def _admit_namespace(self, res, ns, name):
         """NamespaceLifecycle admission for creates."""
         if not res.namespaced:
@@ -147,7 +186,7 @@ class API:
                                             "field": "metadata.namespace"}])
 
     def _escalation(self, res, obj, user, old=None):
-        if res.kind in _RBAC_KINDS:
+        if res.kind in _RBAC_KINDS and not res.custom:
             self.authz.check_escalation(user, obj, old)
 
     def _fix_namespace(self, res, obj, ns):
@@ -161,7 +200,7 @@ class API:
 
     def _typed(self, res, body, owned=False):
         """A copy of body as res's kind (owned=True: body is ours to change, skip the copy)."""
-        shapes.check(res.kind, res.api_version, body)
+        shapes.check(res.kind, res.api_version, body, not res.custom)
         kind = body.get("kind")
         if kind and kind != res.kind:
             raise E.bad_request('%s in version "%s" cannot be handled as a %s: no kind "%s" is registered for '
@@ -188,15 +227,16 @@ class API:
             md["name"] = md["generateName"] + _gen_suffix()
         name = md.get("name", "")
         self._admit_namespace(res, ns, name)
+        self._admit_custom(res)
         errs = kinds.validate_name(res, name)
         if errs:
             raise E.invalid(res.kind, res.group, name, errs)
         _strip_meta(md)
         md["uid"] = str(uuid.uuid4())
         md["creationTimestamp"] = now()
-        if res.kind == "Deployment":
+        if _has_generation(res):
             md["generation"] = 1
-        if res.kind in _WITH_STATUS and res.kind != "Namespace":
+        if _with_status(res) and res.kind != "Namespace":
             obj.pop("status", None)
         kinds.default(res, obj)
         errs = kinds.validate(res, obj)
@@ -223,7 +263,7 @@ class API:
         obj = self.store.get(res, ns, name)
         if obj is None:
             raise E.not_found(res.plural, res.group, name)
-        return obj
+        return served(res, obj) if res.custom else obj
 
     def list(self, res, ns, query):
         sel = Selector(query.get("labelSelector"), query.get("fieldSelector"), res.kind)
@@ -250,6 +290,9 @@ class API:
                 separators=(",", ":")).encode()).decode()
             meta["remainingItemCount"] = len(items) - limit
             items = items[:limit]
+        if res.custom:  # unstructured lists: items keep kind and apiVersion
+            return {"apiVersion": res.api_version, "items": [served(res, o) for o in items], "kind": res.list_kind,
+                    "metadata": meta}
         # items of built-in typed lists carry no kind/apiVersion
         out = []
         for o in items:
@@ -272,14 +315,14 @@ class API:
                 md[k] = omd[k]
             else:
                 md.pop(k, None)
-        if res.kind in _WITH_STATUS:
+        if _with_status(res):
             if "status" in old:
                 obj["status"] = copy.deepcopy(old["status"])
             else:
                 obj.pop("status", None)
         kinds.default(res, obj, old)
-        if res.kind == "Deployment":
-            md["generation"] = omd.get("generation", 1) + (1 if obj.get("spec") != old.get("spec") else 0)
+        if _has_generation(res):
+            md["generation"] = omd.get("generation", 1) + (1 if _generation_changed(res, obj, old) else 0)
         errs = kinds.validate(res, obj, old)
         if errs:
             raise E.invalid(res.kind, res.group, omd["name"], errs)
@@ -320,7 +363,7 @@ class API:
     def update_status(self, res, ns, name, body, query):
         """PUT .../status: only status changes."""
         dry = dry_run(query)
-        shapes.check(res.kind, res.api_version, body)
+        shapes.check(res.kind, res.api_version, body, not res.custom)
         old = self.get(res, ns, name)
         obj = copy.deepcopy(old)
         rv = (body.get("metadata") or {}).get("resourceVersion")
@@ -337,6 +380,10 @@ class API:
         ctype = (ctype or "").split(";")[0].strip().lower()
         apply = ctype == "application/apply-patch+yaml"
         if ctype not in PATCH_TYPES or ctype == "application/apply-patch+cbor":
+            raise E.unsupported_media('the body of the request was in an unknown format - accepted media types '
+                                      'include: application/json-patch+json, application/merge-patch+json, '
+                                      'application/apply-patch+yaml')
+        if res.custom and ctype == "application/strategic-merge-patch+json":
             raise E.unsupported_media('the body of the request was in an unknown format - accepted media types '
                                       'include: application/json-patch+json, application/merge-patch+json, '
                                       'application/apply-patch+yaml')
@@ -367,13 +414,15 @@ class API:
 
     def _patch_once(self, res, ns, name, ctype, body, query, user, user_agent, dry, apply, force):
         old = self.store.get(res, ns, name)
+        if old is not None and res.custom:
+            old = served(res, old)
         if apply:
             if not isinstance(body, dict):
                 raise E.bad_request("error decoding YAML: the apply patch must be an object")
             for f in ("apiVersion", "kind"):
                 if not body.get(f):
                     raise E.bad_request("%s must be set in the apply patch" % f)  # UNCONFIRMED wording
-            shapes.check(res.kind, res.api_version, body)
+            shapes.check(res.kind, res.api_version, body, not res.custom)
             cfg = copy.deepcopy(body)
             if not isinstance(cfg.get("metadata"), dict):
                 cfg["metadata"] = {}
@@ -436,13 +485,16 @@ class API:
         md = obj["metadata"]
         name = md["name"]
         self._admit_namespace(res, ns, name)
+        self._admit_custom(res)
         errs = kinds.validate_name(res, name)
         if errs:
             raise E.invalid(res.kind, res.group, name, errs)
         md["uid"] = str(uuid.uuid4())
         md["creationTimestamp"] = now()
-        if res.kind == "Deployment":
+        if _has_generation(res):
             md["generation"] = 1
+        if _with_status(res) and res.kind != "Namespace":
+            obj.pop("status", None)
         kinds.default(res, obj)
         errs = kinds.validate(res, obj)
         if errs:

@@ -22,13 +22,15 @@ from . import errors as E
 from . import fields
 from .api import delete_or_mark, now
 from .kinds import SA_TOKEN
-from .resources import BY_PLURAL, STORED
+from . import crds
+from .resources import BY_PLURAL, stored_resources
 
 SECRET = BY_PLURAL["secrets"]
 SA = BY_PLURAL["serviceaccounts"]
 NS = BY_PLURAL["namespaces"]
 CM = BY_PLURAL["configmaps"]
 DEPLOY = BY_PLURAL["deployments"]
+CRD = BY_PLURAL["customresourcedefinitions"]
 SA_NAME = "kubernetes.io/service-account.name"
 SA_UID = "kubernetes.io/service-account.uid"
 
@@ -117,6 +119,10 @@ class Controllers:
             if st.get("observedGeneration") != md.get("generation") or \
                     st.get("readyReplicas", 0) != (ev.obj.get("spec") or {}).get("replicas", 1):
                 self.sched.after(self.rollout_delay, self.sync_deployment, md["namespace"], md["name"])
+        elif res is CRD and ev.type == "MODIFIED":
+            md = ev.obj["metadata"]
+            if md.get("deletionTimestamp") and not (ev.old or {}).get("metadata", {}).get("deletionTimestamp"):
+                self.sched.after(0.0, self.crd_cleanup, md["name"])
         elif res is NS:
             md = ev.obj["metadata"]
             if ev.type == "ADDED":
@@ -197,6 +203,45 @@ class Controllers:
                 new["status"].pop(k)
         self.store.update(DEPLOY, new, expect_rv=d["metadata"]["resourceVersion"])
 
+    # ---- CRD finalizer: a deleted CRD takes its custom resources with it ----
+    def crd_cleanup(self, name):
+        crd = self.store.get(CRD, "", name)
+        if crd is None or not crd["metadata"].get("deletionTimestamp"):
+            return
+        if crds.CLEANUP_FINALIZER not in (crd["metadata"].get("finalizers") or []):
+            return
+        versions = crds.served_resources(crd, all_versions=True)
+        remaining = 0
+        if versions and self.store.serves(versions[0][2]):
+            res = versions[0][2]
+            items, _ = self.store.list(res)
+            for o in items:
+                try:
+                    o, deleted = delete_or_mark(self.store, res, o)
+                except E.APIError:
+                    deleted = False
+                remaining += 0 if deleted else 1
+        conds = [c for c in (crd.get("status") or {}).get("conditions") or [] if c.get("type") != "Terminating"]
+        if remaining:
+            # instances held by their finalizers keep the CRD (and its finalizer) until they go
+            term = {"type": "Terminating", "status": "True", "lastTransitionTime": now(),
+                    "reason": "InstanceDeletionInProgress", "message": "CustomResource deletion is in progress"}
+            old_term = [c for c in (crd.get("status") or {}).get("conditions") or [] if c.get("type") == "Terminating"]
+            if not old_term or old_term[0].get("reason") != term["reason"]:
+                new = copy.deepcopy(crd)
+                new.setdefault("status", {})["conditions"] = conds + [term]
+                self.store.update(CRD, new, expect_rv=crd["metadata"]["resourceVersion"])
+            self.sched.after(0.25, self.crd_cleanup, name)
+            return
+        new = copy.deepcopy(crd)
+        new["metadata"]["finalizers"] = [f for f in crd["metadata"]["finalizers"] if f != crds.CLEANUP_FINALIZER]
+        new.setdefault("status", {})["conditions"] = conds + [{
+            "type": "Terminating", "status": "False", "lastTransitionTime": now(),
+            "reason": "InstanceDeletionCompleted", "message": "removed all instances"}]
+        out = self.store.update(CRD, new, expect_rv=crd["metadata"]["resourceVersion"])
+        if not new["metadata"]["finalizers"]:
+            self.store.delete(CRD, "", name, expect_uid=out["metadata"]["uid"])
+
     # ---- namespace controllers ----
     def namespace_added(self, ns):
         nso = self.store.get(NS, "", ns)
@@ -216,7 +261,7 @@ class Controllers:
         if nso is None or not nso["metadata"].get("deletionTimestamp"):
             return
         remaining, finalizers = {}, {}
-        for res in STORED:
+        for res in stored_resources():
             if not res.namespaced:
                 continue
             items, _ = self.store.list(res, ns)

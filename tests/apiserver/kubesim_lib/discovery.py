@@ -48,34 +48,51 @@ def _legacy_resources(group, version, rs):
 
 
 class Discovery:
+    """The documents are rebuilt as a whole when custom resources come or go (rebuild()) and
+    swapped in attribute by attribute; a request may see the old or the new set, as a client
+    racing a CRD does on a real server."""
+
     def __init__(self, port):
-        gvs = by_group_version()
-        core = [x for x in gvs if x[0] == ""][0]
-        named = [x for x in gvs if x[0] != ""]
+        self.port = port
         self.api_legacy = _enc({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
             {"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1:%d" % port}]})
+        self.rebuild()
+
+    def rebuild(self):
+        gvs = by_group_version()
+        core = [x for x in gvs if x[0] == ""][0]
+        named = []  # [(group, [(version, resources)])], versions in priority order
+        for g, v, rs in gvs:
+            if g == "":
+                continue
+            if named and named[-1][0] == g:
+                named[-1][1].append((v, rs))
+            else:
+                named.append((g, [(v, rs)]))
         groups = []
-        for g, v, _ in named:
-            gvd = {"groupVersion": g + "/" + v, "version": v}
-            groups.append({"name": g, "versions": [gvd], "preferredVersion": gvd})
-        self.apis_legacy = _enc({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
-        self.groups = {gr["name"]: _enc(dict({"kind": "APIGroup", "apiVersion": "v1"}, **gr)) for gr in groups}
-        self.resource_lists = {}
+        for g, versions in named:
+            vds = [{"groupVersion": g + "/" + v, "version": v} for v, _ in versions]
+            groups.append({"name": g, "versions": vds, "preferredVersion": vds[0]})
+        resource_lists = {}
         for g, v, rs in gvs:
             gv = g + "/" + v if g else v
-            self.resource_lists[gv] = _enc(_legacy_resources(g, v, rs))
+            resource_lists[gv] = _enc(_legacy_resources(g, v, rs))
 
         def agg(items):
             return {"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {},
                     "items": [{"metadata": {"name": g, "creationTimestamp": None},
                                "versions": [{"version": v, "resources": [_agg_resource(r) for r in rs],
-                                             "freshness": "Current"}]} for g, v, rs in items]}
-        self.api_agg = agg([core])
-        self.apis_agg = agg(named)
-        self.api_agg_b = {AGG_CT_V2: _enc(self.api_agg),
-                          AGG_CT_V2BETA1: _enc(dict(self.api_agg, apiVersion="apidiscovery.k8s.io/v2beta1"))}
-        self.apis_agg_b = {AGG_CT_V2: _enc(self.apis_agg),
-                           AGG_CT_V2BETA1: _enc(dict(self.apis_agg, apiVersion="apidiscovery.k8s.io/v2beta1"))}
+                                             "freshness": "Current"} for v, rs in versions]}
+                              for g, versions in items]}
+        api_agg = agg([("", [(core[1], core[2])])])
+        apis_agg = agg(named)
+        self.api_agg_b = {AGG_CT_V2: _enc(api_agg),
+                          AGG_CT_V2BETA1: _enc(dict(api_agg, apiVersion="apidiscovery.k8s.io/v2beta1"))}
+        self.apis_agg_b = {AGG_CT_V2: _enc(apis_agg),
+                           AGG_CT_V2BETA1: _enc(dict(apis_agg, apiVersion="apidiscovery.k8s.io/v2beta1"))}
+        self.resource_lists = resource_lists
+        self.groups = {gr["name"]: _enc(dict({"kind": "APIGroup", "apiVersion": "v1"}, **gr)) for gr in groups}
+        self.apis_legacy = _enc({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
         self.openapi = OpenAPI(gvs)
 
     @staticmethod

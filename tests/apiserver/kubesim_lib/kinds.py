@@ -4,6 +4,7 @@ import itertools
 import re
 import threading
 
+from . import crds
 from . import errors as E
 
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -96,7 +97,12 @@ def validate_name(res, name):
 
 def default(res, obj, old=None):
     """Fill the defaults the real server adds (visible in GET output)."""
+    if res.custom:
+        return  # schema-less custom resources: stored as sent
     k = res.kind
+    if k == "CustomResourceDefinition":
+        crds.default(obj, old)
+        return
     md = obj["metadata"]
     if k == "Namespace":
         obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
@@ -200,6 +206,10 @@ def validate(res, obj, old=None):
     """Returns a list of FieldErrors (empty when valid)."""
     k = res.kind
     errs = validate_meta(obj)
+    if res.custom:
+        return errs
+    if k == "CustomResourceDefinition":
+        return errs + crds.validate(obj, old)
     if k in ("Secret", "ConfigMap") and old is not None and old.get("immutable"):
         if not obj.get("immutable"):
             errs.append(E.forbidden_field("immutable", "field is immutable when `immutable` is set"))
@@ -304,9 +314,12 @@ _SCHEMA = {
 
 def unknown_fields(res, obj):
     """Paths of fields the kind does not have, as the strict decoder names them."""
-    schema = _SCHEMA.get(res.kind)
+    schema = {} if res.custom else _SCHEMA.get(res.kind)
     if schema is None or not isinstance(obj, dict):
         return []
+    if res.custom:  # x-kubernetes-preserve-unknown-fields: only ObjectMeta is known
+        md = obj.get("metadata")
+        return ["metadata." + mk for mk in md if mk not in _META_FIELDS] if isinstance(md, dict) else []
     out = []
     for k, v in obj.items():
         if k in ("apiVersion", "kind"):

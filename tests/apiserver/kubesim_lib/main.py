@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 
-from . import pki, tokens
+from . import crds, pki, tokens
 from .api import API
 from .authn import Authenticator
 from .authz import Authorizer
@@ -154,6 +154,7 @@ def main(argv=None):
     ctx.set_alpn_protocols(["http/1.1"])  # never h2: kubectl would try HTTP/2 and fail
 
     store = Store(STORED, history=args.history)
+    registry = crds.Registry(store)  # before anything can write a CRD
     authz = Authorizer(store)
     controllers = Controllers(store, signer, ca.cert_pem, args.token_delay, args.namespace_delay,
                               args.rollout_delay, args.publish_delay)
@@ -170,7 +171,9 @@ def main(argv=None):
     url = "https://127.0.0.1:%d" % port
     seed(store, authz, port)
     warm_up(api)
-    app = App(store, api, authn, authz, reviews, Discovery(port), faults, signer,
+    discovery = Discovery(port)
+    registry.discovery = discovery
+    app = App(store, api, authn, authz, reviews, discovery, faults, signer,
               None if args.no_request_log else os.path.join(d, "requests.jsonl"), args.bookmark_interval)
     server.app = app
 

@@ -108,8 +108,9 @@ def _walk(kind, schema, obj, path):
     return None
 
 
-def check(kind, api_version, body):
-    """Raise 400 when body cannot be decoded as kind."""
+def check(kind, api_version, body, typed=True):
+    """Raise 400 when body cannot be decoded as kind (typed=False: only ObjectMeta has a type,
+    as for schema-less custom resources)."""
     version = (api_version or "v1").split("/")[-1]
     prefix = '%s in version "%s" cannot be handled as a %s: ' % (kind, version, kind)
     if not isinstance(body, dict):
@@ -118,6 +119,6 @@ def check(kind, api_version, body):
     if md is not None and not isinstance(md, dict):
         raise E.bad_request(prefix + "json: cannot unmarshal %s into Go struct field %s.metadata of type v1.ObjectMeta"
                             % (_jtype(md), kind))
-    err = _walk(kind, {"metadata": (OBJ, _META)}, body, "") or _walk(kind, SCHEMAS.get(kind, {}), body, "")
+    err = _walk(kind, {"metadata": (OBJ, _META)}, body, "") or _walk(kind, SCHEMAS.get(kind, {}) if typed else {}, body, "")
     if err:
         raise E.bad_request(prefix + err)

@@ -92,12 +92,17 @@ class Store:
 
     # ---- reads ----
     def get(self, res, ns, name):
-        return self.objs[res.key].get((ns or "", name))
+        try:
+            return self.objs[res.key].get((ns or "", name))
+        except KeyError:  # a custom resource whose CRD just went
+            return None
 
     def list(self, res, ns=None):
         """Objects of res (in namespace ns when given), ordered by namespace then name."""
         with self.lock:
-            table = self.objs[res.key]
+            table = self.objs.get(res.key)
+            if table is None:  # a custom resource whose CRD just went
+                return [], self.rv
             ck = (res.key, ns or None)
             keys = self._sorted.get(ck)
             if keys is None:

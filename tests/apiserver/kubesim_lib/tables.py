@@ -135,6 +135,7 @@ COLUMNS = {
                               _deploy(o, "updatedReplicas"), _deploy(o, "availableReplicas"), age(o)]),
     "ClusterRole": ([NAME, _col("Created At", "date")], lambda o: [o["metadata"].get("creationTimestamp")]),
     "Role": ([NAME, _col("Created At", "date")], lambda o: [o["metadata"].get("creationTimestamp")]),
+    "CustomResourceDefinition": ([NAME, _col("Created At", "date")], lambda o: [o["metadata"].get("creationTimestamp")]),
     "ClusterRoleBinding": ([NAME, _col("Role"), AGE, _col("Users", priority=1), _col("Groups", priority=1),
                             _col("ServiceAccounts", priority=1)],
                            lambda o: ["ClusterRole/" + (o.get("roleRef") or {}).get("name", ""), age(o),
@@ -152,7 +153,7 @@ def _partial(res, o):
 
 
 def table(res, objs, list_meta=None, include="Metadata"):
-    cols, cells = COLUMNS.get(res.kind, ([NAME, AGE], lambda o: [age(o)]))
+    cols, cells = (None if res.custom else COLUMNS.get(res.kind)) or ([NAME, AGE], lambda o: [age(o)])
     rows = []
     for o in objs:
         row = {"cells": [o["metadata"]["name"]] + cells(o)}

@@ -81,6 +81,8 @@ def stream(store, q, accept, res, ns, bookmark_interval, stopping, conn=None):
     bm_every = bookmark_interval
 
     def line(type_, obj):
+        if res.custom and type_ != "BOOKMARK" and type_ != "ERROR" and obj.get("apiVersion") != res.api_version:
+            obj = dict(obj, apiVersion=res.api_version)  # one table for every version (conversion None)
         if as_table and type_ != "BOOKMARK" and type_ != "ERROR":
             obj = tables.table(res, [obj], {"resourceVersion": obj["metadata"]["resourceVersion"]})
         return json.dumps({"type": type_, "object": obj}, separators=(",", ":")).encode() + b"\n"
