@@ -84,6 +84,68 @@ t.test("discovery: cached per client, refreshed once on a miss", function()
     .. '"example.com/v1" (ensure CRDs are installed first)')
 end)
 
+t.test("CRD end to end: a kind created after discovery resolves on the same client", function()
+  local group = "gadgets.kubelua.test"
+  local gv = group .. "/v1"
+  -- the client has cached discovery and knows the kind is missing
+  local _, before = c:get(gv, "Gadget", "g1", { namespace = "default" })
+  t.eq(tostring(before), 'Error from server (NoKindMatch): no matches for kind "Gadget" in version '
+    .. '"gadgets.kubelua.test/v1" (ensure CRDs are installed first)')
+  local crd = {
+    apiVersion = "apiextensions.k8s.io/v1", kind = "CustomResourceDefinition",
+    metadata = { name = "gadgets." .. group },
+    spec = {
+      group = group, scope = "Namespaced",
+      names = { plural = "gadgets", singular = "gadget", kind = "Gadget", shortNames = { "gd" } },
+      versions = { { name = "v1", served = true, storage = true,
+        schema = { openAPIV3Schema = { type = "object",
+          ["x-kubernetes-preserve-unknown-fields"] = true } } } },
+    },
+  }
+  local created, action = c:apply(crd)
+  t.ok(created, action)
+  t.eq(action, "created")
+  local established
+  for _, cond in ipairs(created.status.conditions) do
+    if cond.type == "Established" then established = cond.status end
+  end
+  t.eq(established, "True")
+  -- the same client: its cached discovery misses, refreshes once, and finds the new kind
+  local mark = h.mark()
+  local gadget = { apiVersion = gv, kind = "Gadget",
+    metadata = { name = "g1", namespace = "default", labels = { app = "crd-e2e" } },
+    spec = { size = 3, parts = { "a", "b" } } }
+  local obj, gaction = c:apply(gadget)
+  t.ok(obj, gaction)
+  t.eq(gaction, "created")
+  t.eq({ obj.kind, obj.apiVersion, obj.spec.size, obj.metadata.generation },
+    { "Gadget", gv, 3, 1 })
+  local gv_fetches = 0
+  for _, r in ipairs(h.requests(mark)) do
+    if r.path == "/apis/" .. gv then gv_fetches = gv_fetches + 1 end
+  end
+  t.eq(gv_fetches, 1)
+  local _, again = c:apply(gadget)
+  t.eq(again, "unchanged")
+  local got = assert(c:get(gv, "Gadget", "g1", { namespace = "default" }))
+  t.eq(json.encode(got.spec.parts), '["a","b"]')
+  assert(c:create({ apiVersion = gv, kind = "Gadget",
+    metadata = { name = "g2", namespace = "default", labels = { app = "crd-e2e" } } }))
+  local items = assert(c:list(gv, "Gadget", { namespace = "default", label_selector = "app=crd-e2e" }))
+  local names = {}
+  for _, item in ipairs(items) do names[#names + 1] = item.kind .. "/" .. item.metadata.name end
+  t.eq(names, { "Gadget/g1", "Gadget/g2" })
+  local st = assert(c:delete(gv, "Gadget", "g1", { namespace = "default" }))
+  t.eq({ st.kind, st.status }, { "Status", "Success" })
+  local _, nf = c:get(gv, "Gadget", "g1", { namespace = "default" })
+  t.eq(tostring(nf), 'Error from server (NotFound): gadgets.gadgets.kubelua.test "g1" not found')
+  -- deleting the CRD takes g2 with it
+  assert(c:delete("apiextensions.k8s.io/v1", "CustomResourceDefinition", "gadgets." .. group,
+    { wait = true, timeout = 10 }))
+  local _, gone = c:get("apiextensions.k8s.io/v1", "CustomResourceDefinition", "gadgets." .. group)
+  t.ok(k8s.errors.is(gone, "NotFound"), "CRD gone after wait")
+end)
+
 t.test("create, replace (stale resourceVersion conflicts), dry_run creates nothing", function()
   local name = h.name("crud")
   local obj = assert(c:create(cm(name, { a = "1" })))
