@@ -208,8 +208,6 @@ def served_resources(crd, all_versions=False):
             continue
         subs = []
         sub = v.get("subresources") if isinstance(v.get("subresources"), dict) else {}
-        if "scale" in sub:
-            subs.append(("scale", "autoscaling", "v1", "Scale", ["get", "patch", "update"]))
         if "status" in sub:
             subs.append(("status", group, v["name"], kind, ["get", "patch", "update"]))
         r = R.Resource(group, v["name"], plural, kind, spec.get("scope") == "Namespaced",
