@@ -16,7 +16,8 @@
  *     headers: name -> string | number | list of strings (one line each)
  *     proxy: URL, or false to ignore HTTPS_PROXY/https_proxy/NO_PROXY
  *   req:perform() -> resp | nil, err   (blocking, on the default multi)
- *     stream = true: a stream pauses while 8 MB are unread (backpressure)
+ *     stream = true: a stream pauses while 8 MB are unread (backpressure);
+ *     it gets a connection of its own (never a pooled one, never pooled)
  *   req:done(), req:response(), req:read() (stream), req:head() (stream:
  *   status and headers so far), req:buffered() (stream: unread bytes,
  *   paused?), req:close() (also __close and __gc)
@@ -1131,6 +1132,13 @@ static int l_request(lua_State *L)
   }
   if(!has_url)
     return luaL_error(L, "http.request: option 'url' is required");
+  if(r->stream) {
+    /* a stream (a watch) is stopped by closing its connection: give it a
+     * connection of its own, never a pooled keep-alive one, and never pool
+     * it afterwards, so that the next request still finds the pooled one */
+    curl_easy_setopt(r->easy, CURLOPT_FRESH_CONNECT, 1L);
+    curl_easy_setopt(r->easy, CURLOPT_FORBID_REUSE, 1L);
+  }
   if(insecure) {
     curl_easy_setopt(r->easy, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(r->easy, CURLOPT_SSL_VERIFYHOST, 0L);

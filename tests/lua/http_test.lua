@@ -352,6 +352,31 @@ t.test("stream: head() has status and headers before the end", function()
   t.eq(m:pending(), 0)
 end)
 
+t.test("stream: closing a stream keeps the pooled keep-alive connection", function()
+  -- a watch is stopped by closing its connection: it must not be the pooled
+  -- one, or the next request pays a new TLS handshake
+  local m = http.multi()
+  local function run(req)
+    m:add(req)
+    local deadline = http.now() + 10
+    while not req:done() and http.now() < deadline do m:wait(1000) end
+    return assert(req:response())
+  end
+  local first = run(http.request{ url = echo.https .. "/echo?i=1", ca_data = echo.ca })
+  t.eq(first.new_connection, true)
+  local conn = cjson.decode(first.body).conn
+  local s <close> = http.request{ url = echo.https .. "/stream?n=3&ms=300",
+    ca_data = echo.ca, stream = true }
+  m:add(s)
+  t.eq(m:wait(5000), { s })
+  t.eq(s:head().status, 200)
+  t.eq(s:done(), false)
+  s:close() -- mid-stream
+  local second = run(http.request{ url = echo.https .. "/echo?i=2", ca_data = echo.ca })
+  t.eq(second.new_connection, false)
+  t.eq(cjson.decode(second.body).conn, conn)
+end)
+
 t.test("stream: an unread stream pauses at 8 MB and resumes on read()", function()
   local m = http.multi()
   local req <close> = http.request{ url = echo.https .. "/big?n=20000000",
