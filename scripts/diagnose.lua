@@ -189,13 +189,19 @@ local function token_client(admin, server, token)
       tls.how = "TLS verified with the system CAs"
     end
   end
-  local c, err = k8s.connect{
-    kubeconfig = "/dev/null", server = server, token = token,
-    certificate_authority = tls.ca_file,
-    insecure_skip_tls_verify = (opts["insecure-skip-tls-verify"] or tls.insecure) or nil,
-    retries = { max = 1 }, connect_timeout = 5, timeout = 15,
-    verbose = opts.v > 0 and opts.v or nil,
-  }
+  -- the token alone: with the kubeconfig's cluster (its proxy-url and
+  -- tls-server-name too) but none of its credentials (user = false), or,
+  -- with --server or without a kubeconfig, the server alone
+  local o = { kubeconfig = "/dev/null", server = server }
+  if admin and not opts.server then
+    o = cli.connect_options(opts, { namespace = false })
+    o.user = false
+  end
+  o.token, o.certificate_authority = token, tls.ca_file
+  o.insecure_skip_tls_verify = (opts["insecure-skip-tls-verify"] or tls.insecure) or nil
+  o.retries, o.connect_timeout, o.timeout = { max = 1 }, 5, 15
+  o.verbose = opts.v > 0 and opts.v or nil
+  local c, err = k8s.connect(o)
   if not c then
     if tls.temp then tls.temp:remove() end
     cli.raise(err)

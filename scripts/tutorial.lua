@@ -88,18 +88,17 @@ local function describe_token(token)
   return ("JWT for %s, issuer %s, %s"):format(tostring(claims.sub), tostring(claims.iss), life)
 end
 
--- A client that authenticates with the token alone (kubeconfig /dev/null:
--- nothing of the caller's, such as a client certificate, may help it) and
--- verifies TLS with the Secret's ca.crt, kept in a file `ca` of its own
--- (the CA is public; the token stays in memory) - or, with
+-- A client that authenticates with the token alone (user = false: the
+-- context's cluster, its proxy-url and tls-server-name included, but
+-- nothing of the caller's credentials, such as a client certificate, may
+-- help it) and verifies TLS with the Secret's ca.crt, kept in a file `ca`
+-- of its own (the CA is public; the token stays in memory) - or, with
 -- --insecure-skip-tls-verify, does not verify at all, like `curl -k`.
-local function token_client(c, names, creds, ca)
-  local sa, err = k8s.connect{
-    kubeconfig = "/dev/null", server = c.server, token = creds.token,
-    namespace = names.namespace, certificate_authority = ca and ca.path,
-    insecure_skip_tls_verify = not ca or nil,
-    verbose = opts.v > 0 and opts.v or nil,
-  }
+local function token_client(names, creds, ca)
+  local o = cli.connect_options(opts, { namespace = names.namespace, token = creds.token,
+    certificate_authority = ca and ca.path, insecure_skip_tls_verify = not ca or nil })
+  o.user = false
+  local sa, err = k8s.connect(o)
   if not sa then
     cli.raise("cannot build a client for the service account: " .. cli.message(err))
   end
@@ -111,7 +110,7 @@ end
 local function validate(c, names, creds)
   local ca <close> = not opts["insecure-skip-tls-verify"]
     and cli.check(cli.temp_file(creds.ca)) or nil
-  local sa, tls = token_client(c, names, creds, ca)
+  local sa, tls = token_client(names, creds, ca)
   local what = ("GET %s/api/v1/namespaces as %s (%s)"):format(c.server, names.user, tls)
   local resp, err = sa:request{ method = "GET", path = "/api/v1/namespaces" }
   if not resp then

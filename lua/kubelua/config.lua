@@ -4,7 +4,9 @@
 --
 -- opts (all optional): kubeconfig, context, cluster, user, namespace,
 -- server, token, certificate_authority, insecure_skip_tls_verify, as,
--- as_groups, as_uid, as_user_extra. Unknown keys are ignored, so a caller
+-- as_groups, as_uid, as_user_extra. user = false keeps the context's
+-- cluster (server, CA, tls-server-name, proxy-url) and takes no credentials
+-- (nor impersonation) from the kubeconfig: with token = T, T alone. Unknown keys are ignored, so a caller
 -- may pass its own options table through; a known key of the wrong type
 -- raises (a programming error).
 --
@@ -364,7 +366,7 @@ local function check_opts(opts)
   if type(opts) ~= "table" then error("config.load: options must be a table", 3) end
   for k, t in pairs(OPTION_TYPES) do
     local v = opts[k]
-    if v ~= nil and type(v) ~= t then
+    if v ~= nil and type(v) ~= t and not (k == "user" and v == false) then
       error(("config.load: option %s must be a %s, got %s"):format(k, t, type(v)), 3)
     end
   end
@@ -536,7 +538,7 @@ local function pick(merged, where, ctx, field, opt)
   local entries = merged[field .. "s"]
   if nonempty(opt) then
     if not entries[opt] then
-      return fail(where, nil, ('%s "%s" not found (%s=)'):format(field, opt, field))
+      return fail(where, nil, ('%s "%s" not found'):format(field, opt))
     end
     return entries[opt], opt
   end
@@ -559,7 +561,7 @@ local function build(merged, files, opts)
     ctx_name = opts.context
     ctx = merged.contexts[ctx_name]
     if not ctx then
-      return fail(where, nil, ('context "%s" not found (context=)'):format(ctx_name))
+      return fail(where, nil, ('context "%s" not found'):format(ctx_name))
     end
   elseif nonempty(merged.current_context) then
     ctx_name = merged.current_context
@@ -581,9 +583,13 @@ local function build(merged, files, opts)
   end
 
   -- user
-  local user, user_name = pick(merged, where, ctx, "user", opts.user)
-  if user == nil then return nil, user_name end
-  user = user or nil
+  -- user = false: the context's cluster, no credentials from the kubeconfig
+  local user, user_name
+  if opts.user ~= false then
+    user, user_name = pick(merged, where, ctx, "user", opts.user)
+    if user == nil then return nil, user_name end
+    user = user or nil
+  end
 
   local cfg = {
     source = #files == 1 and files[1].abs or nil,

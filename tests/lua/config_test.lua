@@ -294,7 +294,7 @@ t.test("kubeconfig= loads one file and ignores KUBECONFIG", function()
     env({ KUBECONFIG = B })))
   t.eq(cfg.source, A)
   local _, err = config.load({ kubeconfig = A, context = "b-ctx" }, env({ KUBECONFIG = B }))
-  t.eq(err, "kubeconfig " .. A .. ': context "b-ctx" not found (context=)')
+  t.eq(err, "kubeconfig " .. A .. ': context "b-ctx" not found')
 end)
 
 t.test("HOME/.kube/config when KUBECONFIG is unset or empty", function()
@@ -332,11 +332,11 @@ local ERRORS = {
   { "missing-context (current-context)", { kubeconfig = ERRS },
     E(ERRS, 'context "missing-context" not found (current-context)') },
   { "context=", { kubeconfig = ERRS, context = "nope" },
-    E(ERRS, 'context "nope" not found (context=)') },
+    E(ERRS, 'context "nope" not found') },
   { "cluster=", { kubeconfig = ERRS, context = "fine", cluster = "nope" },
-    E(ERRS, 'cluster "nope" not found (cluster=)') },
+    E(ERRS, 'cluster "nope" not found') },
   { "user=", { kubeconfig = ERRS, context = "fine", user = "nope" },
-    E(ERRS, 'user "nope" not found (user=)') },
+    E(ERRS, 'user "nope" not found') },
   { "ghost-cluster", nil, E(ERRS, 'contexts[0].context.cluster: cluster "ghost" not found') },
   { "ghost-user", nil, E(ERRS, 'contexts[1].context.user: user "ghost" not found') },
   { "no-cluster", nil, E(ERRS, "contexts[2].context.cluster: not set") },
@@ -450,7 +450,7 @@ end)
 
 t.test("error: a context missing in a merged config names every file", function()
   local _, err = config.load({ context = "zzz" }, env({ KUBECONFIG = A .. ":" .. B }))
-  t.eq(err, E(A .. ":" .. B, 'context "zzz" not found (context=)'))
+  t.eq(err, E(A .. ":" .. B, 'context "zzz" not found'))
   -- current-context names the file that set it
   _, err = config.load({}, env({ KUBECONFIG = A .. ":" .. ERRS }))
   t.eq(err, E(ERRS, 'context "missing-context" not found (current-context)'))
@@ -597,9 +597,9 @@ end)
 
 t.test("errors with no kubeconfig file at all", function()
   t.eq({ load({ server = "https://x", user = "bob" }) },
-    { nil, 'no kubeconfig: user "bob" not found (user=)' })
+    { nil, 'no kubeconfig: user "bob" not found' })
   t.eq({ load({ server = "https://x", context = "c" }) },
-    { nil, 'no kubeconfig: context "c" not found (context=)' })
+    { nil, 'no kubeconfig: context "c" not found' })
   t.eq({ load({ server = "https://x", certificate_authority = "/no/ca.crt" }) }, { nil,
     "no kubeconfig: certificate_authority: cannot read /no/ca.crt: No such file or directory" })
   t.eq({ load({ server = "https://x", as_uid = "1" }) }, { nil, "no kubeconfig: requesting uid, "
@@ -899,4 +899,44 @@ end)
 
 t.test("cleanup: temporary directories, also those of failed tests", function()
   for _, d in ipairs(made) do rmrf(d) end
+end)
+
+t.test("user = false: the context's cluster, no credentials from the kubeconfig", function()
+  local d = tmpdir()
+  spit(d .. "/kc.yaml", ([[
+current-context: c
+clusters:
+- name: c
+  cluster:
+    server: https://10.0.0.1:6443
+    certificate-authority: %s
+    tls-server-name: api.internal
+    proxy-url: http://proxy:3128
+users:
+- name: u
+  user: {client-certificate: %s, client-key: %s, as: someone}
+contexts: [{name: c, context: {cluster: c, user: u, namespace: team}}]
+]]):format(FIX .. "/certs/ca.crt", FIX .. "/certs/client.crt", FIX .. "/certs/client.key"))
+  local kc = d .. "/kc.yaml"
+  -- the kubeconfig's user: its client certificate and impersonation
+  local full = assert(load({ kubeconfig = kc }))
+  t.eq({ full.user_name, full.impersonate.user }, { "u", "someone" })
+  t.ok(full.tls.cert_file or full.tls.cert_data, "client certificate")
+  -- user = false, token = T: T alone, every cluster setting kept
+  local cfg = assert(load({ kubeconfig = kc, user = false, token = "sa-token-123456" }))
+  t.eq({ cfg.server, cfg.tls.server_name, cfg.proxy, cfg.tls.ca_file, cfg.namespace,
+    cfg.user_name, cfg.impersonate },
+    { "https://10.0.0.1:6443", "api.internal", "http://proxy:3128", FIX .. "/certs/ca.crt",
+      "team", nil, nil })
+  t.eq(cfg.credentials:headers(), { Authorization = "Bearer sa-token-123456" })
+  t.eq({ cfg.tls.cert_file, cfg.tls.cert_data, cfg.tls.key_file, cfg.tls.key_data },
+    { nil, nil, nil, nil })
+  -- a CA of its own replaces the cluster's; the rest stays
+  local ca = assert(load({ kubeconfig = kc, user = false, token = "sa-token-123456",
+    certificate_authority = FIX .. "/certs/ca.crt" }))
+  t.eq({ ca.tls.server_name, ca.proxy }, { "api.internal", "http://proxy:3128" })
+  -- user = true is still a type error
+  t.raises("option user must be a string, got boolean",
+    function() load({ kubeconfig = kc, user = true }) end)
+  rmrf(d)
 end)
