@@ -22,6 +22,12 @@ local function array(t)
   return j.array and j.array(t) or t
 end
 
+local function now() return require("kubelua.async").now() end
+
+--- can_i: seconds a service account found to exist is not looked up again
+--- (per client)
+M.SA_SEEN_TTL = 10
+
 local SA_PREFIX = "system:serviceaccount:"
 
 --- Splits "system:serviceaccount:<ns>:<name>" -> ns, name (or nil).
@@ -91,7 +97,8 @@ local can_i_opts = set("namespace", "group", "subresource", "name", "as")
 --- -> allowed (boolean), reason | nil, err.
 --- resource: "pods", "deployments.apps", "pods/log", or a non-resource
 --- path ("/healthz"). as: a user name, { serviceaccount = "ns/name" }
---- (checked to exist) or { user, groups, uid, extra }. Asks a
+--- (checked to exist, remembered for M.SA_SEEN_TTL s per client) or { user,
+--- groups, uid, extra }. Asks a
 --- SelfSubjectAccessReview with impersonation headers, as kubectl does; if
 --- impersonating is itself forbidden, asks a SubjectAccessReview instead
 --- (needs create on subjectaccessreviews) and says so in the reason.
@@ -132,9 +139,16 @@ function Client:can_i(verb, resource, opts)
     local ierr
     id, ierr = identity(o.as)
     if not id then return nil, ierr end
-    if id.sa_namespace then
+    -- an account seen to exist in the last M.SA_SEEN_TTL seconds is not
+    -- looked up again (a script asks several questions as the same account)
+    local key = id.sa_namespace and (id.sa_namespace .. "/" .. id.sa_name)
+    local seen = key and self._sa_seen and self._sa_seen[key]
+    if key and not (seen and now() < seen) then
       local sa, serr = self:get("v1", "ServiceAccount", id.sa_name, { namespace = id.sa_namespace })
-      if not sa and not errors.is(serr, "Forbidden") then -- forbidden to look: ask anyway
+      if sa then
+        self._sa_seen = self._sa_seen or {}
+        self._sa_seen[key] = now() + M.SA_SEEN_TTL
+      elseif not errors.is(serr, "Forbidden") then -- forbidden to look: ask anyway
         if errors.is(serr, "NotFound") then
           return nil, errors.usage(("can_i: serviceaccount %s/%s not found (checked before"
             .. " asking as %s)")
@@ -221,7 +235,7 @@ function Client:token_review(token, opts)
   if type(token) ~= "string" or token == "" then
     return nil, errors.usage("token_review: token must be a non-empty string")
   end
-  log.add_secret(token)
+  log.add_secret(token, self)
   local resp, err = self:request{ method = "POST",
     path = "/apis/authentication.k8s.io/v1/tokenreviews",
     body = { apiVersion = "authentication.k8s.io/v1", kind = "TokenReview",
@@ -263,7 +277,7 @@ function Client:token_request(namespace, sa, opts)
     return nil, errors.new("api", "failed to create token: no token in server response",
       { code = resp.status, reason = "BadResponse", method = "POST" })
   end
-  log.add_secret(st.token)
+  log.add_secret(st.token, self)
   return st.token, st.expirationTimestamp
 end
 
@@ -376,7 +390,7 @@ function Client:service_account_token(namespace, sa, opts)
     return fail("cannot decode data[\"ca.crt\"] of secret " .. namespace .. "/" .. secret_name
       .. ": " .. tostring(caerr), { reason = "BadResponse" })
   end
-  log.add_secret(token)
+  log.add_secret(token, self)
   return { token = token, ca = ca, namespace = namespace, secret = secret_name,
     uid = live.metadata.uid, service_account = sa }
 end

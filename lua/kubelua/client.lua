@@ -120,6 +120,11 @@ local not_sent = {
   COULDNT_CONNECT = true, COULDNT_RESOLVE_HOST = true, COULDNT_RESOLVE_PROXY = true,
   SSL_CONNECT_ERROR = true,
 }
+-- of those, a server that is not there (refused, or a name that does not
+-- resolve) fails fast, as with kubectl/client-go: one quick retry (a server
+-- that is just restarting), then the error
+local fail_fast = { COULDNT_CONNECT = true, COULDNT_RESOLVE_HOST = true }
+M.FAIL_FAST_DELAY = 0.1 -- seconds before that one retry
 local maybe_sent = {
   GOT_NOTHING = true, SEND_ERROR = true, RECV_ERROR = true, PARTIAL_FILE = true,
   HTTP2 = true, HTTP2_STREAM = true,
@@ -133,6 +138,11 @@ local curl_by_code = {
 
 local function curl_name(err)
   return err.curl or curl_by_code[err.code]
+end
+
+--- Is err a refused connection or a host that does not resolve?
+function M.fails_fast(err)
+  return type(err) == "table" and err.kind == "transport" and fail_fast[curl_name(err)] == true
 end
 
 --- Is the request safe to send twice? (json-patch is not: "add" appends.)
@@ -152,11 +162,19 @@ end
 --- are retried when that is safe: idempotent verbs, and a POST unless it
 --- creates with generateName only (a named create that meets AlreadyExists
 --- is recognised, reviews and TokenRequests are not stored). A connection
---- that never reached the server is retried for every request.
-function M.should_retry(req, err)
+--- that never reached the server is retried for every request — but a
+--- refused connection or a host that does not resolve only once, after
+--- M.FAIL_FAST_DELAY: `attempt` is the number of the failed attempt (1 =
+--- the first; nil counts as 1), and the third result, when set, is the
+--- delay to wait instead of the backoff.
+function M.should_retry(req, err, attempt)
   local safe = idempotent(req) or (req.method == "POST" and not req.generate_name)
   if err.kind == "transport" then
     local name = curl_name(err)
+    if fail_fast[name] then
+      if (attempt or 1) < 2 then return true, false, M.FAIL_FAST_DELAY end
+      return false, false
+    end
     if not_sent[name] then return true, false end
     if maybe_sent[name] then return safe, true end
     return false, false
@@ -215,7 +233,10 @@ end
 --- Connects (loads the kubeconfig; no request is made). Options: the
 --- kubeconfig overrides of kubelua.config (kubeconfig, context, cluster, user,
 --- namespace, server, token, certificate_authority, insecure_skip_tls_verify,
---- as, as_groups, as_uid, as_user_extra) and client settings: verbose (0..10),
+--- as, as_groups, as_uid, as_user_extra; user = false: the context's
+--- cluster (server, CA, tls-server-name, proxy-url) with no credentials from
+--- the kubeconfig, e.g. { user = false, token = T } authenticates with T
+--- alone) and client settings: verbose (0..10),
 --- retries = { max (attempts, default 11), base (first backoff, 0.2 s), cap
 --- (longest wait, 5 s) }, timeout and connect_timeout (seconds),
 --- user_agent.
@@ -240,7 +261,7 @@ function M.connect(opts)
   table.sort(names)
   for _, k in ipairs(names) do
     local v, want = load[k], config.OPTION_TYPES[k]
-    local bad = type(v) ~= want
+    local bad = type(v) ~= want and not (k == "user" and v == false)
     if not bad and k == "as_groups" then bad = not M.is_string_list(v) end
     if not bad and k == "as_user_extra" then
       for ek, ev in pairs(v) do
@@ -342,7 +363,6 @@ function M.new(cfg, settings)
     return nil, errors.config(("server %q is not a URL (scheme://host:port)"):format(server))
   end
   local tls = cfg.tls or {}
-  if type(tls.key_data) == "string" then log.add_secret(tls.key_data) end
   local c = setmetatable({
     server = server,
     namespace = (cfg.namespace and cfg.namespace ~= "") and cfg.namespace or "default",
@@ -356,6 +376,8 @@ function M.new(cfg, settings)
     _warned = {},
     _discovery = {},
   }, Client)
+  -- the client's secrets are masked in logs while it lives
+  if type(tls.key_data) == "string" then log.add_secret(tls.key_data, c) end
   -- tls-server-name: ask curl for that name (SNI and verification) while
   -- connecting to the real address
   if tls.server_name and tls.server_name ~= "" and u.scheme == "https"
@@ -367,10 +389,10 @@ function M.new(cfg, settings)
   local proxy_password = type(cfg.proxy) == "string"
     and cfg.proxy:match("^%a[%w+.-]*://[^/@]-:([^/@]*)@")
   if proxy_password and proxy_password ~= "" then
-    log.add_secret(proxy_password)
+    log.add_secret(proxy_password, c)
     log.add_secret((proxy_password:gsub("%%(%x%x)", function(x)
       return string.char(tonumber(x, 16))
-    end)))
+    end)), c)
   end
   if tls.insecure and not warned_insecure then
     warned_insecure = true
@@ -481,8 +503,11 @@ function Client:_credentials()
     return nil, errors.config(tostring(err or "cannot get credentials"))
   end
   for name, v in pairs(h) do
-    if name:lower() == "authorization" and type(v) == "string" then
-      log.add_secret((v:gsub("^%a+%s+", "")))
+    -- masked in logs while this client lives; registered once per value
+    -- (an exec plugin or a token file may hand out a new one)
+    if name:lower() == "authorization" and type(v) == "string" and v ~= self._masked_auth then
+      log.add_secret((v:gsub("^%a+%s+", "")), self)
+      self._masked_auth = v
     end
     -- a token with a line break would be a header injection (and libcurl's
     -- binding raises on it): an error that describes, never shows, it
@@ -492,7 +517,10 @@ function Client:_credentials()
     end
   end
   local tls = creds.tls and creds:tls() or nil
-  if tls and tls.key_data then log.add_secret(tls.key_data) end
+  if tls and tls.key_data and tls.key_data ~= self._masked_key then
+    log.add_secret(tls.key_data, self)
+    self._masked_key = tls.key_data
+  end
   return h, tls
 end
 
@@ -781,7 +809,7 @@ function Client:_send(req, on_data, may_retry)
       end
     end
     do
-      local retry, amb = M.should_retry(req, err)
+      local retry, amb, quick = M.should_retry(req, err, attempt)
       -- a create that meets AlreadyExists after an attempt the server may
       -- have carried out: find out whether it is ours
       if err.kind == "api" and err.code == 409 and err.reason == "AlreadyExists" and ambiguous
@@ -799,7 +827,7 @@ function Client:_send(req, on_data, may_retry)
         return nil, err
       end
       ambiguous = ambiguous or amb
-      local delay = M.backoff(policy, attempt, err.retry_after)
+      local delay = quick or M.backoff(policy, attempt, err.retry_after)
       if level >= 6 then
         log.info(('"Retrying" verb=%q url=%q attempt=%d max=%d delay="%.2fs" reason=%q')
           :format(req.method, req.url, attempt + 1, max, delay,

@@ -32,28 +32,86 @@ function M.env_level()
   return math.max(0, math.floor(v))
 end
 
--- literal secrets to scrub from every line: value -> true
-local secrets = {}
+-- Literal secrets to scrub from every line. `permanent`: value -> true,
+-- for the life of the process. `owned`: owner -> { value -> true }, weakly
+-- keyed: an owner's secrets (a client's token, key, proxy password) leave
+-- the registry when the owner is collected; a sentinel in the set, whose
+-- __gc runs then, marks the list for a rebuild. The list scrub walks is
+-- rebuilt (and sorted, longest first) only when it is used after a change.
+local permanent = {}
+local owned = setmetatable({}, { __mode = "k" })
+local SENTINEL = {} -- the key of an owner's sentinel in its set
 local secret_list = {}
+local dirty = false
+M._sorts = 0 -- how many times the list was sorted (tests)
 
 local function b64(s) return require("kubelua.base64").encode(s) end
 M._b64 = b64
 
-local function add_one(s)
-  if not secrets[s] then
-    secrets[s] = true
-    secret_list[#secret_list + 1] = s
-    table.sort(secret_list, function(a, b) return #a > #b end)
+local function mark_dirty() dirty = true end
+
+local function add_one(s, owner)
+  if owner == nil then
+    if not permanent[s] then
+      permanent[s] = true
+      dirty = true
+    end
+    return
   end
+  local set = owned[owner]
+  if not set then
+    set = { [SENTINEL] = setmetatable({}, { __gc = mark_dirty }) }
+    owned[owner] = set
+  end
+  if not set[s] then
+    set[s] = true
+    if not permanent[s] then dirty = true end
+  end
+end
+
+-- the secrets, longest first (a secret that contains another is masked whole)
+local function list()
+  if dirty then
+    dirty = false
+    local seen, l = {}, {}
+    for v in pairs(permanent) do
+      seen[v] = true
+      l[#l + 1] = v
+    end
+    for _, set in pairs(owned) do
+      for v in pairs(set) do
+        if v ~= SENTINEL and not seen[v] then
+          seen[v] = true
+          l[#l + 1] = v
+        end
+      end
+    end
+    table.sort(l, function(a, b) return #a > #b or (#a == #b and a < b) end)
+    M._sorts = M._sorts + 1
+    secret_list = l
+  end
+  return secret_list
 end
 
 --- Registers a secret string (a token, a password): it and its base64
 --- encoding are replaced by <masked> in everything this module prints.
 --- Strings shorter than 6 bytes are ignored (they would mask ordinary words).
-function M.add_secret(s)
+--- With `owner` (any table, e.g. the client that holds the credential) the
+--- secret is kept only as long as the owner lives; registering the same
+--- string again costs a table lookup.
+function M.add_secret(s, owner)
   if type(s) ~= "string" or #s < 6 then return end
-  add_one(s)
-  add_one(b64(s))
+  if owner ~= nil and type(owner) ~= "table" and type(owner) ~= "userdata" then owner = nil end
+  local set = owner == nil and permanent or owned[owner]
+  if set and set[s] then return end -- registered already (its base64 too)
+  add_one(s, owner)
+  add_one(b64(s), owner)
+end
+
+--- The number of registered secret strings (each secret and its base64
+--- form count apart), after owners that were collected are dropped.
+function M.secret_count()
+  return #list()
 end
 
 local function plain_gsub(s, needle, repl)
@@ -74,7 +132,7 @@ end
 --- of JWTs (ZXlK...), PEM private keys and "Bearer <x>".
 function M.scrub(s)
   s = tostring(s)
-  for _, v in ipairs(secret_list) do s = plain_gsub(s, v, M.MASK) end
+  for _, v in ipairs(list()) do s = plain_gsub(s, v, M.MASK) end
   s = s:gsub("eyJ[%w_%-]+%.[%w_%-]+%.?[%w_%-]*", M.MASK)
   s = s:gsub("ZXlK[%w+/=]+", M.MASK)
   s = s:gsub("%-%-%-%-%-BEGIN ([%u ]*)PRIVATE KEY%-%-%-%-%-.-"

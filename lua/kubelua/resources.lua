@@ -340,18 +340,24 @@ end
 
 -- ---------------------------------------------------------------- apply
 
-local apply_opts = set("namespace", "dry_run", "field_manager", "force", "timeout")
+local apply_opts = set("namespace", "dry_run", "field_manager", "force", "timeout", "current")
 
 --- c:apply(obj, { force, field_manager = "kubelua", namespace, dry_run })
 --- Server-side apply: create or update, idempotent.
 --- Returns the object and what happened: "created", "configured" or
 --- "unchanged" (the resourceVersion before and after are compared; the
 --- before comes from a GET, so the answer is exact unless someone else
---- writes the object between the two requests).
+--- writes the object between the two requests). opts.current: the live
+--- object the caller has just read (a table), or false when it knows the
+--- object does not exist; apply then makes no GET of its own.
 --- @return table|nil object, string|table action or err
 function Client:apply(obj, opts)
   local o, oerr = check_opts("apply", opts, apply_opts)
   if not o then return nil, oerr end
+  if o.current ~= nil and o.current ~= false and type(o.current) ~= "table" then
+    return nil, errors.usage(("apply: current must be the object as read (a table) or false, "
+      .. "got %s"):format(type(o.current)))
+  end
   local info, ns, body = object_target(self, "apply", obj, o)
   if not info then return nil, ns end
   local name = body.metadata.name
@@ -359,7 +365,14 @@ function Client:apply(obj, opts)
   if not ok then return nil, nerr end
   local path = M.path(info, ns, name)
   local before_rv, existed
-  local cur, gerr = self:request{ method = "GET", path = path, timeout = o.timeout }
+  local cur, gerr
+  if o.current == false then
+    gerr = errors.new("api", "known not to exist", { code = 404, reason = "NotFound" })
+  elseif o.current then
+    cur = { object = o.current }
+  else
+    cur, gerr = self:request{ method = "GET", path = path, timeout = o.timeout }
+  end
   if cur then
     existed = true
     before_rv = type(cur.object) == "table" and cur.object.metadata
@@ -528,6 +541,7 @@ function Client:watch(api_version, kind, opts, callback)
     return callback(etype, obj) ~= false
   end
 
+  local answered = false -- has the server answered this watch yet?
   if rv == nil or rv == "" then
     local items, meta = self:list(api_version, kind, { namespace = ns or "",
       label_selector = o.label_selector, field_selector = fs,
@@ -539,6 +553,7 @@ function Client:watch(api_version, kind, opts, callback)
       if not r then return true end
     end
     rv = meta.resourceVersion
+    answered = true
   end
 
   while true do
@@ -613,6 +628,7 @@ function Client:watch(api_version, kind, opts, callback)
     if cb_err then error(cb_err, 0) end
     if stopped then return true end
     if werr then return nil, werr end
+    if resp or progress or (err and err.kind == "api") then answered = true end
     -- A last line without its newline is an event cut off by a dropped
     -- connection (the server ends every event with one), whether curl saw
     -- the drop or the stream just ended: never decoded, never delivered;
@@ -665,11 +681,17 @@ function Client:watch(api_version, kind, opts, callback)
         return nil, timeout_err()
       end
       -- a watch is a GET: what the request door would retry (429, 5xx,
-      -- dropped or refused connections), and a stalled stream
-      local retry = err.kind == "timeout" or client.should_retry({ method = "GET" }, err)
+      -- dropped connections), and a stalled stream. A refused connection
+      -- (or a host that does not resolve) fails at once while the server
+      -- has never answered this watch; once it has, it is a restart, which
+      -- the watch rides out with the backoff as client-go's reflector does.
+      local retry, _, quick = client.should_retry({ method = "GET" }, err, failures + 1)
+      if err.kind == "timeout" or (answered and client.fails_fast(err)) then
+        retry, quick = true, nil
+      end
       failures = failures + 1
       if not retry or failures >= (self.retries.max or 5) then return nil, err end
-      local delay = client.backoff(self.retries, failures, err.retry_after)
+      local delay = quick or client.backoff(self.retries, failures, err.retry_after)
       if level >= 6 then
         log.info(('"Watch failed, resuming" resource=%q resourceVersion=%q delay="%.2fs" reason=%q')
           :format(what, tostring(rv), delay, tostring(err)))

@@ -331,7 +331,12 @@ function M.apply(c, obj, opts)
     local ok, derr = c:delete(obj.apiVersion, obj.kind, obj.metadata.name, where_of(obj))
     if not ok then return nil, derr end
   end
-  local res, action = c:apply(obj, { dry_run = opts.dry_run })
+  -- what was read above decides created/configured/unchanged: no second
+  -- GET (unless reading was forbidden, when c:apply finds out itself)
+  local current
+  if cur then current = not replace and cur or false
+  elseif k8s.errors.is(gerr, "NotFound") then current = false end
+  local res, action = c:apply(obj, { dry_run = opts.dry_run, current = current })
   if not res then return nil, action end
   if replace then action = "replaced (roleRef changed)" end
   return M.ref(obj) .. " " .. tostring(action) .. dry, action, res

@@ -149,7 +149,7 @@ t.test("retries: Retry-After is honoured and capped; each decision is exact", fu
     answer(429, { kind = "Status", code = 429, reason = "TooManyRequests", message = "slow" },
       { ["retry-after"] = "1" }),
     answer(503, "busy"),
-    { transport = errors.new("transport", "refused", { curl = "COULDNT_CONNECT", code = 7 }) },
+    { transport = errors.new("transport", "empty reply", { curl = "GOT_NOTHING", code = 52 }) },
     answer(200, { kind = "NamespaceList", items = json.array{} }),
   } })
   local resp = assert(c:request{ path = "/api/v1/namespaces" })
@@ -179,6 +179,56 @@ t.test("retries: Retry-After is honoured and capped; each decision is exact", fu
   reset({ ["GET /x"] = { answer(503, "busy") } })
   c:request{ path = "/x", retry = false }
   t.eq(#sent, 1)
+end)
+
+t.test("log masking: a client's credentials are registered once and leave with it", function()
+  local log = k8s.log
+  collectgarbage() collectgarbage()
+  local base, sorts = log.secret_count(), log._sorts
+  local c = client({ token = "per-client-token-0123456789" })
+  reset({ ["GET /x"] = { answer(200, {}) } })
+  for _ = 1, 50 do assert(c:request{ path = "/x" }) end
+  t.eq(#sent, 50)
+  t.eq(sent[1].headers.Authorization or sent[1].headers.authorization,
+    "Bearer per-client-token-0123456789")
+  t.eq(log.secret_count(), base + 2)
+  t.eq(log.scrub("t=per-client-token-0123456789"), "t=<masked>")
+  for _ = 1, 50 do assert(c:request{ path = "/x" }) end
+  t.eq({ log.secret_count(), log._sorts }, { base + 2, sorts + 1 })
+  -- 200 clients, one request each, then collected: the registry is back
+  local many = {}
+  for i = 1, 200 do
+    many[i] = client({ token = ("short-lived-token-%04d"):format(i) })
+    assert(many[i]:request{ path = "/x" })
+  end
+  t.eq(log.secret_count(), base + 2 + 400)
+  c, many = nil, nil
+  collectgarbage() collectgarbage()
+  t.eq(log.secret_count(), base)
+  t.eq(log.scrub("t=per-client-token-0123456789"), "t=per-client-token-0123456789")
+end)
+
+t.test("retries: a refused connection or unresolvable host is retried once, quickly", function()
+  local c = client({ retries = { max = 11, base = 0.2, cap = 5 } })
+  local refused = { transport = errors.new("transport", "refused",
+    { curl = "COULDNT_CONNECT", code = 7 }) }
+  local nodns = { transport = errors.new("transport", "no such host",
+    { curl = "COULDNT_RESOLVE_HOST", code = 6 }) }
+  for _, e in ipairs({ refused, nodns }) do
+    for _, m in ipairs({ "GET", "POST" }) do
+      reset({ [m .. " /x"] = { e } })
+      local r, err = c:request{ method = m, path = "/x", body = m == "POST" and "{}" or nil }
+      t.eq(r, nil)
+      t.eq({ err.curl, err.attempts, #sent, slept }, { e.transport.curl, 2, 2, { 0.1 } }, m)
+    end
+  end
+  -- a server that comes back within the quick retry is used
+  reset({ ["GET /x"] = { refused, answer(200, {}) } })
+  t.eq(assert(c:request{ path = "/x" }).attempts, 2)
+  -- a watch that cannot connect when it starts fails at once (its list)
+  reset({ ["GET /api/v1"] = { CORE }, ["GET /api/v1/namespaces/ns/configmaps"] = { refused } })
+  local ok, werr = c:watch("v1", "ConfigMap", { namespace = "ns" }, function() end)
+  t.eq({ ok, werr.curl, #slept }, { nil, "COULDNT_CONNECT", 1 })
 end)
 
 t.test("retries: a create whose answer was lost is recognised by its creation time", function()

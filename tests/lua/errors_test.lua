@@ -228,6 +228,38 @@ t.test("should_retry: what is safe to send again", function()
   end
 end)
 
+t.test("should_retry: a refused connection or unresolvable host fails fast", function()
+  local get, post = { method = "GET" }, { method = "POST" }
+  local function tr(curl, code) return { kind = "transport", curl = curl, code = code } end
+  local q = client.FAIL_FAST_DELAY
+  t.eq(q, 0.1)
+  local cases = {
+    -- request, error, attempt that failed -> retry?, ambiguous?, delay
+    { get, tr("COULDNT_CONNECT"), 1, { true, false, q } },
+    { get, tr("COULDNT_CONNECT"), 2, { false, false } },
+    { post, tr(nil, 7), 1, { true, false, q } },
+    { post, tr(nil, 7), 2, { false, false } },
+    { get, tr("COULDNT_RESOLVE_HOST"), nil, { true, false, q } },
+    { get, tr("COULDNT_RESOLVE_HOST"), 2, { false, false } },
+    { get, tr(nil, 6), 3, { false, false } },
+    -- the others keep their retries
+    { get, tr("COULDNT_RESOLVE_PROXY"), 5, { true, false } },
+    { get, tr("SSL_CONNECT_ERROR"), 5, { true, false } },
+    { get, tr("RECV_ERROR"), 5, { true, true } },
+    { get, { kind = "api", code = 503 }, 5, { true, true } },
+    { get, { kind = "api", code = 429 }, 9, { true, false } },
+  }
+  for i, c in ipairs(cases) do
+    t.eq(table.pack(client.should_retry(c[1], c[2], c[3])), table.pack(table.unpack(c[4])),
+      "case " .. i)
+  end
+  t.eq(client.fails_fast(tr("COULDNT_CONNECT")), true)
+  t.eq(client.fails_fast(tr(nil, 6)), true)
+  t.eq(client.fails_fast(tr("RECV_ERROR")), false)
+  t.eq(client.fails_fast({ kind = "api", code = 7 }), false)
+  t.eq(client.fails_fast(nil), false)
+end)
+
 t.test("parse_time: RFC 3339", function()
   t.eq(client.parse_time("1970-01-01T00:00:00Z"), 0)
   t.eq(client.parse_time("2024-05-01T10:00:00Z"), 1714557600)

@@ -43,6 +43,49 @@ t.test("scrub: JWTs, base64 JWTs, PEM keys, bearer values, registered secrets", 
   t.eq(log.scrub("abc"), "abc")
 end)
 
+t.test("secrets of an owner: registered once, sorted lazily, dropped with the owner", function()
+  collectgarbage() collectgarbage()
+  local base = log.secret_count()
+  local owner = {}
+  local sorts = log._sorts
+  for _ = 1, 100 do log.add_secret("owned-token-AAAAAAAA", owner) end
+  t.eq(log._sorts, sorts, "no sort before the list is used")
+  t.eq(log.secret_count(), base + 2, "the token and its base64, once")
+  t.eq(log._sorts, sorts + 1)
+  for _ = 1, 100 do log.add_secret("owned-token-AAAAAAAA", owner) end
+  t.eq(log.scrub("a owned-token-AAAAAAAA b"), "a <masked> b")
+  t.eq(log.scrub(log._b64("owned-token-AAAAAAAA")), "<masked>")
+  t.eq({ log.secret_count(), log._sorts }, { base + 2, sorts + 1 }, "no growth, no new sort")
+  -- 1,000 owners (clients) with a token each: one sort when next used
+  local owners = {}
+  for i = 1, 1000 do
+    owners[i] = {}
+    log.add_secret(("client-token-%06d"):format(i), owners[i])
+  end
+  t.eq(log.scrub("x client-token-000777 y"), "x <masked> y")
+  t.eq({ log.secret_count(), log._sorts }, { base + 2 + 2000, sorts + 2 })
+  -- the longest secret wins when one contains another
+  local o2 = {}
+  log.add_secret("abcdef-long", o2)
+  log.add_secret("abcdef-long-and-longer", o2)
+  t.eq(log.scrub("[abcdef-long-and-longer]"), "[<masked>]")
+  -- collected owners take their secrets with them; the others stay
+  owners, o2 = nil, nil
+  collectgarbage() collectgarbage()
+  t.eq(log.secret_count(), base + 2)
+  t.eq(log.scrub("x client-token-000777 y"), "x client-token-000777 y")
+  t.eq(log.scrub("a owned-token-AAAAAAAA b"), "a <masked> b")
+  -- a secret also registered for the process outlives its owner
+  log.add_secret("owned-token-AAAAAAAA")
+  owner = nil
+  collectgarbage() collectgarbage()
+  t.eq(log.scrub("a owned-token-AAAAAAAA b"), "a <masked> b")
+  t.eq(log.secret_count(), base + 2)
+  -- not a table: registered for the process
+  log.add_secret("owner-is-a-string", "x")
+  t.eq(log.scrub("owner-is-a-string"), "<masked>")
+end)
+
 t.test("base64 helper", function()
   local cases = { { "", "" }, { "f", "Zg==" }, { "fo", "Zm8=" }, { "foo", "Zm9v" },
     { "foob", "Zm9vYg==" }, { "foobar", "Zm9vYmFy" } }

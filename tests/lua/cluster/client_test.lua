@@ -166,6 +166,61 @@ t.test("transport errors: refused, TLS name mismatch; tls-server-name works", fu
   t.contains(tostring(err2), "wrong.example")
 end)
 
+t.test("user = false: the kubeconfig's cluster settings, the token alone", function()
+  assert(admin:apply({ apiVersion = "v1", kind = "Namespace", metadata = { name = "userfalse" } }))
+  assert(admin:apply({ apiVersion = "v1", kind = "ServiceAccount",
+    metadata = { name = "bot", namespace = "userfalse" } }))
+  local token = assert(admin:token_request("userfalse", "bot"))
+  -- the kubeconfig's user is the admin; its cluster reaches the server by
+  -- tls-server-name
+  local kc = h.kubeconfig_with({ token = h.admin_token },
+    { ["tls-server-name"] = "kubernetes.default.svc" })
+  local sa = assert(k8s.connect{ kubeconfig = kc, user = false, token = token })
+  t.eq(sa.config.user_name, nil)
+  t.eq(assert(sa:whoami()).username, "system:serviceaccount:userfalse:bot")
+  -- the cluster's tls-server-name is kept (a wrong one fails)
+  local wrong = h.kubeconfig_with({ token = h.admin_token },
+    { ["tls-server-name"] = "wrong.example" })
+  local _, err = assert(k8s.connect{ kubeconfig = wrong, user = false, token = token,
+    retries = { max = 1 } }):whoami()
+  t.contains(tostring(err), "wrong.example")
+  -- without a token: anonymous, not the admin
+  local anon = assert(k8s.connect{ kubeconfig = kc, user = false })
+  t.eq(anon.config.credentials:headers(), {})
+  local _, cerr = k8s.connect{ kubeconfig = kc, user = true }
+  t.eq(tostring(cerr), "error: connect: user must be a string, got boolean")
+end)
+
+t.test("the tutorial: no duplicate reads (at most 23 requests on a first run)", function()
+  local src = debug.getinfo(1, "S").source
+  local root = src:match("^@(.*)/tests/lua/cluster/[^/]*$")
+    or (src:find("^@tests/lua/cluster/") and ".")
+  local mark = h.mark()
+  local p = assert(io.popen(("cd '%s' && '%s' scripts/tutorial.lua -n tut-count "
+    .. "--name count-service-account 2>&1"):format(root, h.kubelua)))
+  local out = p:read("a")
+  local _, _, code = p:close()
+  t.eq(code, 0, out)
+  local reqs = h.requests(mark)
+  -- before: 29 (setup.apply and c:apply both read each of the 4 objects,
+  -- can_i read the ServiceAccount before each of its 2 reviews)
+  t.ok(#reqs <= 23, "requests: " .. #reqs)
+  local reads, sa_reads = {}, 0
+  for _, r in ipairs(reqs) do
+    if r.method == "GET" then
+      reads[r.path] = (reads[r.path] or 0) + 1
+    end
+  end
+  for _, path in ipairs({ "/api/v1/namespaces/tut-count",
+    "/apis/rbac.authorization.k8s.io/v1/clusterroles/count-cluster-role",
+    "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/count-cluster-role-binding" }) do
+    t.eq(reads[path], 1, path)
+  end
+  sa_reads = reads["/api/v1/namespaces/tut-count/serviceaccounts/count-service-account"]
+  -- apply, can_i (once for both questions), the token's owner check(s)
+  t.ok(sa_reads <= 4, "ServiceAccount reads: " .. tostring(sa_reads))
+end)
+
 t.test("insecure-skip-tls-verify: works, warns on stderr once per run", function()
   local out, code = h.run(([[
 local k8s = require "kubelua"
@@ -279,6 +334,29 @@ print(c.config.proxy and "proxied")
   t.eq(refused.proxy, "http://127.0.0.1:1")
   t.contains(tostring(refused), ("Unable to connect to the server %s through the proxy "
     .. "127.0.0.1:1: connection refused"):format(sim))
+end)
+
+t.test("a refused connection fails fast: two attempts, one retry line at -v=6", function()
+  -- kubectl/client-go fail at once; before, 11 attempts over ~24 s
+  local out, code = h.run([[
+local k8s = require "kubelua"
+local c = assert(k8s.connect{ server = "https://127.0.0.1:1", token = "x", verbose = 6 })
+local _, err = c:request{ path = "/version" }
+print("attempts=" .. err.attempts)
+print(tostring(err))
+]])
+  t.eq(code, 0, out)
+  local tries, retries = 0, 0
+  for line in out:gmatch("[^\n]+") do
+    if line:find('"Response" verb="GET" url="https://127.0.0.1:1/version"', 1, true) then
+      tries = tries + 1
+    end
+    if line:find('"Retrying"', 1, true) then retries = retries + 1 end
+  end
+  t.eq({ tries, retries }, { 2, 1 }, out)
+  t.contains(out, 'reason="connection refused')
+  t.contains(out, "attempts=2\n")
+  t.contains(out, "The connection to the server 127.0.0.1:1 was refused")
 end)
 
 t.test("transport errors: DNS failure and timeout, in plain words", function()
