@@ -17,7 +17,8 @@
  *     proxy: URL, or false to ignore HTTPS_PROXY/https_proxy/NO_PROXY
  *   req:perform() -> resp | nil, err   (blocking, on the default multi)
  *     stream = true: a stream pauses while 8 MB are unread (backpressure);
- *     it gets a connection of its own (never a pooled one, never pooled)
+ *     to an HTTP/1.1 origin it gets a connection of its own (never a
+ *     pooled one, never pooled); over HTTP/2 it shares the connection
  *   req:done(), req:response(), req:read() (stream), req:head() (stream:
  *   status and headers so far), req:buffered() (stream: unread bytes,
  *   paused?), req:close() (also __close and __gc)
@@ -1132,13 +1133,6 @@ static int l_request(lua_State *L)
   }
   if(!has_url)
     return luaL_error(L, "http.request: option 'url' is required");
-  if(r->stream) {
-    /* a stream (a watch) is stopped by closing its connection: give it a
-     * connection of its own, never a pooled keep-alive one, and never pool
-     * it afterwards, so that the next request still finds the pooled one */
-    curl_easy_setopt(r->easy, CURLOPT_FRESH_CONNECT, 1L);
-    curl_easy_setopt(r->easy, CURLOPT_FORBID_REUSE, 1L);
-  }
   if(insecure) {
     curl_easy_setopt(r->easy, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(r->easy, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -1181,10 +1175,18 @@ multi_add(lua_State *L, struct kl_multi *m, int ridx, struct kl_request *r)
     char origin[MAX_ORIGIN];
     char *url = NULL;
 
+    int h1;
+
     curl_easy_getinfo(r->easy, CURLINFO_EFFECTIVE_URL, &url);
-    curl_easy_setopt(r->easy, CURLOPT_PIPEWAIT,
-                     url_origin(url, origin) && h1_find(m, origin) < 0 ? 1L
-                                                                       : 0L);
+    h1 = url_origin(url, origin) && h1_find(m, origin) >= 0;
+    curl_easy_setopt(r->easy, CURLOPT_PIPEWAIT, h1 ? 0L : 1L);
+    /* A stream (a watch) is stopped by closing it. Over HTTP/1.1 that
+     * closes its connection: give it a connection of its own, never a
+     * pooled keep-alive one, and never pool it, so that the next request
+     * still finds the pooled one. Over HTTP/2 (or an origin not seen yet)
+     * it shares the connection: closing it resets only its stream. */
+    curl_easy_setopt(r->easy, CURLOPT_FRESH_CONNECT, r->stream && h1 ? 1L : 0L);
+    curl_easy_setopt(r->easy, CURLOPT_FORBID_REUSE, r->stream && h1 ? 1L : 0L);
   }
   mc = curl_multi_add_handle(m->handle, r->easy);
   if(mc != CURLM_OK)

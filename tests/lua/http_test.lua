@@ -523,6 +523,22 @@ else
     end
   end)
 
+  t.test("HTTP/2: a stream shares the connection (closing it resets only its stream)", function()
+    local m = http.multi()
+    local function run(req)
+      m:add(req)
+      local deadline = http.now() + 10
+      while not req:done() and http.now() < deadline do m:wait(1000) end
+      return assert(req:response())
+    end
+    t.eq(run(http.request{ url = h2 .. "/hello.txt", ca_data = echo.ca }).new_connection, true)
+    local s = http.request{ url = h2 .. "/hello.txt", ca_data = echo.ca, stream = true }
+    local resp = run(s)
+    t.eq({ resp.http_version, resp.new_connection }, { "2", false })
+    s:close()
+    t.eq(run(http.request{ url = h2 .. "/hello.txt", ca_data = echo.ca }).new_connection, false)
+  end)
+
   t.test("stop nghttpd", function()
     os.execute("kill " .. h2pid)
   end)
