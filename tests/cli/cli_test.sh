@@ -78,9 +78,11 @@ check "os.exit(n) flushes unterminated output to a pipe" $([ "$rc" = 3 ] && [ "$
 run "$KUBELUA" -e 'io.stdout:setvbuf("full") io.write("kept") os.exit(true, true)'
 check "os.exit(true, true) closes the state, flushes, exits 0" $([ "$rc" = 0 ] && [ "$out" = kept ]; echo $?)
 
-"$KUBELUA" -e 'io.write("busy\n") io.stdout:flush() while true do end' >"$tmp/out" 2>"$tmp/err" &
+# a file of its own: waiting on $tmp/out could see the previous test's output
+# and signal before kubelua even started (a background job then ignores SIGINT)
+"$KUBELUA" -e 'io.write("busy\n") io.stdout:flush() while true do end' >"$tmp/busy" 2>"$tmp/err" &
 pid=$!
-for _ in $(seq 300); do [ -s "$tmp/out" ] && break; sleep 0.1; done # the chunk runs
+for _ in $(seq 300); do [ "$(cat "$tmp/busy" 2>/dev/null)" = busy ] && break; sleep 0.1; done # the chunk runs
 kill -INT "$pid"
 for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 kill -KILL "$pid" 2>/dev/null # never hang the suite
