@@ -8,15 +8,13 @@ import time
 import uuid
 
 from . import errors as E
-from . import crds, fields, kinds, patch as P, shapes
+from . import fields, kinds, patch as P, shapes
 from .resources import BY_PLURAL
 from .selectors import Selector
 from .store import normalize
 
 NS = BY_PLURAL["namespaces"]
 CRD = BY_PLURAL["customresourcedefinitions"]
-_WITH_STATUS = {"Namespace", "Pod", "Service", "Deployment", "Node", "CustomResourceDefinition"}
-_GENERATION = {"Deployment", "CustomResourceDefinition"}
 _RETURNS_OBJECT = {"Namespace", "Pod"}  # stores with ReturnDeletedObject
 _IMMORTAL = {"default", "kube-system", "kube-public"}
 _RBAC_KINDS = {"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"}
@@ -121,23 +119,12 @@ def _comparable(obj):
     return o
 
 
-def _with_status(res):
-    """Whether status is written only through the status subresource (ignored on the object)."""
-    if res.custom:
-        return crds.has_status_subresource(res)
-    return res.kind in _WITH_STATUS
-
-
-def _has_generation(res):
-    return res.custom or res.kind in _GENERATION
-
-
 def _generation_changed(res, obj, old):
     """Whether an update moves metadata.generation: a spec change for built-ins; for custom
     resources any change outside metadata (and status, with a status subresource)."""
     if not res.custom:
         return obj.get("spec") != old.get("spec")
-    skip = ("metadata", "status") if crds.has_status_subresource(res) else ("metadata",)
+    skip = ("metadata", "status") if res.status_sub else ("metadata",)
     return {k: v for k, v in obj.items() if k not in skip} != {k: v for k, v in old.items() if k not in skip}
 
 
@@ -163,8 +150,6 @@ class API:
     # ---- admission ----
     def _admit_custom(self, res):
         """No new custom resources while their CRD is being deleted."""
-        if not res.custom:
-            return
         crd = self.store.get(CRD, "", res.crd)
         if crd is None or crd["metadata"].get("deletionTimestamp"):
             raise E.APIError(405, "MethodNotAllowed", "create not allowed while custom resource definition is terminating",
@@ -227,16 +212,17 @@ class API:
             md["name"] = md["generateName"] + _gen_suffix()
         name = md.get("name", "")
         self._admit_namespace(res, ns, name)
-        self._admit_custom(res)
+        if res.custom:
+            self._admit_custom(res)
         errs = kinds.validate_name(res, name)
         if errs:
             raise E.invalid(res.kind, res.group, name, errs)
         _strip_meta(md)
         md["uid"] = str(uuid.uuid4())
         md["creationTimestamp"] = now()
-        if _has_generation(res):
+        if res.generation:
             md["generation"] = 1
-        if _with_status(res) and res.kind != "Namespace":
+        if res.status_sub and res.kind != "Namespace":
             obj.pop("status", None)
         kinds.default(res, obj)
         errs = kinds.validate(res, obj)
@@ -315,13 +301,13 @@ class API:
                 md[k] = omd[k]
             else:
                 md.pop(k, None)
-        if _with_status(res):
+        if res.status_sub:
             if "status" in old:
                 obj["status"] = copy.deepcopy(old["status"])
             else:
                 obj.pop("status", None)
         kinds.default(res, obj, old)
-        if _has_generation(res):
+        if res.generation:
             md["generation"] = omd.get("generation", 1) + (1 if _generation_changed(res, obj, old) else 0)
         errs = kinds.validate(res, obj, old)
         if errs:
@@ -485,15 +471,16 @@ class API:
         md = obj["metadata"]
         name = md["name"]
         self._admit_namespace(res, ns, name)
-        self._admit_custom(res)
+        if res.custom:
+            self._admit_custom(res)
         errs = kinds.validate_name(res, name)
         if errs:
             raise E.invalid(res.kind, res.group, name, errs)
         md["uid"] = str(uuid.uuid4())
         md["creationTimestamp"] = now()
-        if _has_generation(res):
+        if res.generation:
             md["generation"] = 1
-        if _with_status(res) and res.kind != "Namespace":
+        if res.status_sub and res.kind != "Namespace":
             obj.pop("status", None)
         kinds.default(res, obj)
         errs = kinds.validate(res, obj)

@@ -219,10 +219,6 @@ def served_resources(crd, all_versions=False):
     return out
 
 
-def has_status_subresource(res):
-    return any(s[0] == "status" for s in res.subresources)
-
-
 class Registry:
     """Keeps resources' custom registry, the store's tables and discovery in step with the stored
     CRDs. Runs as a store listener, i.e. under the store lock and before the write returns: once

@@ -7,7 +7,7 @@ CREATE_ONLY = ["create"]
 class Resource:
     __slots__ = ("group", "version", "plural", "singular", "kind", "namespaced", "verbs",
                  "short_names", "categories", "subresources", "stored", "gv", "list_kind",
-                 "api_version", "prefix", "key", "custom", "crd")
+                 "api_version", "prefix", "key", "custom", "crd", "generation", "status_sub")
 
     def __init__(self, group, version, plural, kind, namespaced, verbs=RW_VERBS, short=(),
                  categories=(), subresources=(), stored=True, crd=None):
@@ -26,6 +26,10 @@ class Resource:
         self.custom = crd is not None
         self.crd = crd  # the CustomResourceDefinition's name for custom resources
         self.key = plural + "." + group if self.custom else plural
+        # metadata.generation kept; status written only through the status subresource
+        self.generation = self.custom or kind in ("Deployment", "CustomResourceDefinition")
+        self.status_sub = any(s[0] == "status" for s in self.subresources) if self.custom else \
+            kind in ("Namespace", "Pod", "Service", "Deployment", "Node", "CustomResourceDefinition")
 
     def __repr__(self):
         return "<Resource %s %s>" % (self.gv, self.plural)

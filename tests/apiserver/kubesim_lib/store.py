@@ -34,6 +34,12 @@ def normalize(obj, placeholder=False):
     return out
 
 
+# a cached sorted key list up to this long is kept in step by insertion (a memmove of at most
+# 32 KB); a longer one is dropped on a write and rebuilt when next listed, from the namespace's
+# keys only, so a write never costs O(objects of the kind)
+_INSORT_MAX = 4096
+
+
 class Event:
     __slots__ = ("rv", "resource", "type", "obj", "old")
 
@@ -115,11 +121,17 @@ class Store:
 
     # ---- writes ----
     def _key_added(self, rk, key):
-        self._by_ns[rk].setdefault(key[0], set()).add(key)
+        in_ns = self._by_ns[rk].get(key[0])
+        if in_ns is None:
+            in_ns = self._by_ns[rk][key[0]] = set()
+        in_ns.add(key)
         for ck in ((rk, key[0] or None), (rk, None)):
             keys = self._sorted.get(ck)
             if keys is not None:
-                bisect.insort(keys, key)
+                if len(keys) < _INSORT_MAX:
+                    bisect.insort(keys, key)
+                else:
+                    del self._sorted[ck]  # re-sorted from the namespace index when next listed
             if not key[0]:
                 break  # cluster-scoped: one list
 
@@ -132,9 +144,12 @@ class Store:
         for ck in ((rk, key[0] or None), (rk, None)):
             keys = self._sorted.get(ck)
             if keys is not None:
-                i = bisect.bisect_left(keys, key)
-                if i < len(keys) and keys[i] == key:
-                    del keys[i]
+                if len(keys) < _INSORT_MAX:
+                    i = bisect.bisect_left(keys, key)
+                    if i < len(keys) and keys[i] == key:
+                        del keys[i]
+                else:
+                    del self._sorted[ck]
             if not key[0]:
                 break
 
