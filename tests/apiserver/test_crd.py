@@ -3,9 +3,11 @@ resources they serve (CRUD, list, watch, patch, apply, RBAC, namespace cascade, 
 import copy
 import http.client
 import json
+import random
 import unittest
 
 from kubesim_lib.testing import Sim
+from test_robustness import CTYPES, mutate
 
 CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 W = "/apis/example.com/v1/namespaces/%s/widgets"
@@ -289,6 +291,33 @@ class CRDLifecycleTest(unittest.TestCase):
         # created again: empty, served again
         self.assertEqual(s.post(CRDS, crd()).status, 201)
         self.assertEqual(s.get(W % "x").json["items"], [])
+
+    def test_malformed_crds_and_custom_resources_never_500(self):
+        s = self.s
+        rnd = random.Random(1128)
+        good_crd = crd("fuzzes", "fuzz.example.com", "Fuzz", shortNames=["fz"],
+                       versions=[{"name": "v1", "served": True, "storage": True, "schema": SCHEMA,
+                                  "subresources": {"status": {}}}])
+        good_cr = widget("f", "crd", spec={"a": [1, {"b": "c"}]}, status={"x": 1})
+        good_cr.update(apiVersion="fuzz.example.com/v1", kind="Fuzz")
+        self.assertEqual(s.post(CRDS, good_crd).status, 201)
+        paths = [(CRDS, good_crd), (CRDS + "/fuzzes.fuzz.example.com", good_crd),
+                 (CRDS + "/fuzzes.fuzz.example.com/status", good_crd),
+                 ("/apis/fuzz.example.com/v1/namespaces/crd/fuzzes", good_cr),
+                 ("/apis/fuzz.example.com/v1/namespaces/crd/fuzzes/f", good_cr),
+                 ("/apis/fuzz.example.com/v1/namespaces/crd/fuzzes/f/status", good_cr),
+                 ("/apis/fuzz.example.com/v1/fuzzes", good_cr)]
+        failures = []
+        for _ in range(600):
+            m = rnd.choice(["POST", "PUT", "PATCH", "GET", "DELETE"])
+            p, good = rnd.choice(paths)
+            v = mutate(rnd, mutate(rnd, good)) if rnd.random() < 0.8 else good
+            q = rnd.choice(["", "?fieldManager=m", "?dryRun=All", "?fieldManager=m&force=true"])
+            r = s.request(m, p + q, None if m == "GET" else json.dumps(v), ctype=rnd.choice(CTYPES))
+            if r.status >= 500:
+                failures.append((m, p, v, r.status, r.raw[:200]))
+        self.assertEqual(failures, [])
+        self.assertEqual(s.get("/apis").status, 200)
 
 
 if __name__ == "__main__":

@@ -40,11 +40,12 @@ def client_gone(sock):
         return False
     try:
         if isinstance(sock, ssl.SSLSocket):
+            prev = sock.gettimeout()  # the handler's idle timeout: put it back
             sock.setblocking(False)
             try:
                 return sock.recv(1) == b""
             finally:
-                sock.setblocking(True)
+                sock.settimeout(prev)
         return sock.recv(1, socket.MSG_PEEK) == b""
     except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
         return False
