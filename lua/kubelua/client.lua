@@ -7,6 +7,18 @@
 -- error object (kubelua.errors); and logs at verbosity 6/7/8/9 with every
 -- secret masked (kubelua.log). Requests go through kubelua.async, so inside
 -- k8s.parallel they run concurrently and outside they block.
+--
+-- A refused connection or a host that does not resolve fails fast, as with
+-- kubectl: one retry after 0.1 s, then the error. 429, 5xx and dropped or
+-- reset connections keep the backoff retries (retries.max attempts).
+--
+-- connect{ user = false, token = T }: the context's cluster (server, CA,
+-- tls-server-name, proxy-url) with no credentials from the kubeconfig: T
+-- alone authenticates (a service account's token, checked as itself).
+--
+-- Secrets a client carries (its token, client key, proxy password) are
+-- registered with kubelua.log once, owned by the client: masked while it
+-- lives, dropped from the registry when it is collected.
 local errors = require "kubelua.errors"
 local log = require "kubelua.log"
 
