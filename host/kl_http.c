@@ -1178,7 +1178,9 @@ multi_add(lua_State *L, struct kl_multi *m, int ridx, struct kl_request *r)
     int h1;
 
     curl_easy_getinfo(r->easy, CURLINFO_EFFECTIVE_URL, &url);
-    h1 = url_origin(url, origin) && h1_find(m, origin) >= 0;
+    /* plain http:// is HTTP/1.1 (no h2c); an https origin is HTTP/1.1
+     * once one of its answers said so */
+    h1 = !url_origin(url, origin) || h1_find(m, origin) >= 0;
     curl_easy_setopt(r->easy, CURLOPT_PIPEWAIT, h1 ? 0L : 1L);
     /* A stream (a watch) is stopped by closing it. Over HTTP/1.1 that
      * closes its connection: give it a connection of its own, never a

@@ -6,9 +6,9 @@
 -- server, token, certificate_authority, insecure_skip_tls_verify, as,
 -- as_groups, as_uid, as_user_extra. user = false keeps the context's
 -- cluster (server, CA, tls-server-name, proxy-url) and takes no credentials
--- (nor impersonation) from the kubeconfig: with token = T, T alone. Unknown keys are ignored, so a caller
--- may pass its own options table through; a known key of the wrong type
--- raises (a programming error).
+-- (nor impersonation) from the kubeconfig: with token = T, T alone.
+-- Unknown keys are ignored, so a caller may pass its own options table
+-- through; a known key of the wrong type raises (a programming error).
 --
 -- env (optional): a table or a function(name) used instead of os.getenv
 -- for every environment variable the loading rules read (KUBECONFIG, HOME,

@@ -206,7 +206,7 @@ t.test("the tutorial: no duplicate reads (at most 24 requests on a first run)", 
   -- objects, can_i read the ServiceAccount before each of its 2 reviews);
   -- now 23, or 24 when the token wait needs its watch
   t.ok(#reqs <= 24, "requests: " .. #reqs)
-  local reads, sa_reads = {}, 0
+  local reads = {}
   for _, r in ipairs(reqs) do
     if r.method == "GET" then
       reads[r.path] = (reads[r.path] or 0) + 1
@@ -217,7 +217,7 @@ t.test("the tutorial: no duplicate reads (at most 24 requests on a first run)", 
     "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/count-cluster-role-binding" }) do
     t.eq(reads[path], 1, path)
   end
-  sa_reads = reads["/api/v1/namespaces/tut-count/serviceaccounts/count-service-account"]
+  local sa_reads = reads["/api/v1/namespaces/tut-count/serviceaccounts/count-service-account"]
   -- apply, can_i (once for both questions), the token's owner check(s)
   t.ok(sa_reads <= 4, "ServiceAccount reads: " .. tostring(sa_reads))
 end)

@@ -131,7 +131,8 @@ t.test("CRD end to end: a kind created after discovery resolves on the same clie
   t.eq(json.encode(got.spec.parts), '["a","b"]')
   assert(c:create({ apiVersion = gv, kind = "Gadget",
     metadata = { name = "g2", namespace = "default", labels = { app = "crd-e2e" } } }))
-  local items = assert(c:list(gv, "Gadget", { namespace = "default", label_selector = "app=crd-e2e" }))
+  local items = assert(c:list(gv, "Gadget",
+    { namespace = "default", label_selector = "app=crd-e2e" }))
   local names = {}
   for _, item in ipairs(items) do names[#names + 1] = item.kind .. "/" .. item.metadata.name end
   t.eq(names, { "Gadget/g1", "Gadget/g2" })
