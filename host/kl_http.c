@@ -577,8 +577,8 @@ static const char *find_words(const char *hay, size_t n, const char *needle)
  *                      -> "connection refused: Failed to connect to h port 1
  *                          after 0 ms" (curl's generic text for the code)
  *   "Couldn't resolve host name" (the generic text alone) -> the words */
-static void push_transport_message(lua_State *L, const char *words,
-                                   CURLcode c, const char *detail, size_t n)
+static void push_transport_message(
+    lua_State *L, const char *words, CURLcode c, const char *detail, size_t n)
 {
   const char *generic = curl_easy_strerror(c);
   size_t g = strlen(generic);
@@ -1602,14 +1602,11 @@ static int l_curl_version(lua_State *L)
   return 1;
 }
 
-static const luaL_Reg request_methods[] = {{"perform", req_perform},
-                                           {"close", req_close},
-                                           {"done", req_done},
-                                           {"response", req_response},
-                                           {"read", req_read},
-                                           {"buffered", req_buffered},
-                                           {"head", req_head},
-                                           {NULL, NULL}};
+static const luaL_Reg request_methods[] = {
+    {"perform", req_perform}, {"close", req_close},
+    {"done", req_done},       {"response", req_response},
+    {"read", req_read},       {"buffered", req_buffered},
+    {"head", req_head},       {NULL, NULL}};
 
 static const luaL_Reg multi_methods[] = {{"add", multi_add_l},
                                          {"wait", multi_wait},
