@@ -95,6 +95,13 @@ static void set_paths(lua_State *L)
   lua_pop(L, 2);
 }
 
+/* [-0, +1] require "kubelua.version": the one version string, CMake's. */
+static int open_version(lua_State *L)
+{
+  lua_pushliteral(L, KL_VERSION);
+  return 1;
+}
+
 /* [-0, +0] Register every C module in package.preload. */
 static void preload(lua_State *L)
 {
@@ -107,6 +114,8 @@ static void preload(lua_State *L)
   }
   lua_pushcfunction(L, luaopen_cjson);
   lua_setfield(L, -2, "cjson");
+  lua_pushcfunction(L, open_version);
+  lua_setfield(L, -2, "kubelua.version");
   lua_pop(L, 1);
 }
 

@@ -24,7 +24,7 @@ local log = require "kubelua.log"
 
 local M = {}
 
-M.VERSION = "0.1.0"
+M.VERSION = require "kubelua.version" -- CMake's PROJECT_VERSION, via the host
 M.USER_AGENT = "kubelua/" .. M.VERSION
 
 local Client = { __name = "kubelua.Client" }

@@ -121,6 +121,9 @@ check "kubelua -e '' does not load libcurl" $([ -z "$out" ]; echo $?)
 out=$("$KUBELUA" -e 'require "kubelua.http" for l in io.lines("/proc/self/maps") do if l:find("libcurl", 1, true) then print("curl") break end end')
 check "require kubelua.http loads libcurl" $([ "$out" = curl ]; echo $?)
 
+v=$("$KUBELUA" -e 'io.write(require("kubelua").version, " ", require("kubelua.client").USER_AGENT)')
+check "one version: --version, k8s.version and the User-Agent agree" $([[ "$("$KUBELUA" --version)" == "kubelua ${v%% *} ("* ]] && [ "${v#* }" = "kubelua/${v%% *}" ]; echo $?)
+
 run "$KUBELUA" --help
 check "--help" $([ "$rc" = 0 ] && [[ "$out" == usage:* ]]; echo $?)
 
