@@ -148,6 +148,24 @@ class WatchTest(unittest.TestCase):
             self.s.wait_for(lambda: self.watch_logged(path), timeout=5, interval=0.02)
             self.assertLess(time.monotonic() - t0, 2, how)
 
+    def test_abandoned_watch_ends_while_its_resource_is_busy(self):
+        # writes of the watched kind keep waking the stream; before, a wake with events
+        # pending skipped the client check, so abandoned watches piled up for as long as the
+        # kind was busy (each then woken by every write: a batch slowed quadratically)
+        path = CM + "?watch=1&labelSelector=busy%3D1&timeoutSeconds=30"
+        w = WatchStream(self.s, path)
+        self.assertEqual(w.status, 200)
+        w.c.sock.close()
+        w.c.sock = None
+        w.r.close()
+        t0 = time.monotonic()
+        for i in range(200):  # bounded: 200 writes or 5 s, whichever first
+            self.s.post(CM, {"metadata": {"name": "busy%d" % i}})
+            if self.watch_logged(path) or time.monotonic() - t0 > 5:
+                break
+        self.assertTrue(self.watch_logged(path), "the abandoned watch was still running")
+        self.assertLess(time.monotonic() - t0, 2)
+
     def test_idle_watch_survives_other_kinds_writes(self):
         w = WatchStream(self.s, CM + "?watch=1&labelSelector=keep&timeoutSeconds=5")
         time.sleep(0.25)  # several idle slices: the client check must not end a live watch

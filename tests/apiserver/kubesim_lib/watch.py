@@ -25,8 +25,8 @@ IDLE_SLICE = 0.1
 
 
 def client_gone(sock):
-    """True when the peer of sock closed the connection (or it broke). Only called while a
-    watch is idle, when the client has no business sending anything: readable means EOF, a TLS
+    """True when the peer of sock closed the connection (or it broke). Only called on a
+    watch's connection, where the client has no business sending anything: readable means EOF, a TLS
     close_notify, or a reset. Plain sockets are peeked at (recv(1, MSG_PEEK) == b""); a TLS
     socket cannot peek, so it reads non-blocking: b"" is a close_notify or EOF, and a partial
     record (SSLWantReadError) means alive."""
@@ -55,7 +55,7 @@ def client_gone(sock):
 
 def stream(store, q, accept, res, ns, bookmark_interval, stopping, conn=None):
     """The watch of res (in namespace ns, "" for all) asked for by query q; conn is the client's
-    socket, checked while idle so that an abandoned watch ends within IDLE_SLICE."""
+    socket, checked whenever the watch wakes so that an abandoned one ends within IDLE_SLICE."""
     sel = Selector(q.get("labelSelector"), q.get("fieldSelector"), res.kind)
     try:
         timeout = float(q.get("timeoutSeconds") or 1800)
@@ -141,9 +141,11 @@ def stream(store, q, accept, res, ns, bookmark_interval, stopping, conn=None):
                 seen = store.wait(res, cur, max(0.0, min(IDLE_SLICE, until - time.monotonic())))
                 if store.closed or not store.serves(res):
                     return
-                if store.events_pending(res, cur) or time.monotonic() >= until:
-                    break
+                # checked on every wake, events or not: a busy resource would otherwise keep
+                # abandoned watches alive, each woken (and scanning history) by every write
                 if client_gone(conn):
                     return
+                if store.events_pending(res, cur) or time.monotonic() >= until:
+                    break
                 cur = max(cur, seen)
     return Stream(gen())
