@@ -224,7 +224,7 @@ local reason_phrase = {
 
 local config_keys = {
   kubeconfig = true, context = true, cluster = true, user = true, namespace = true,
-  server = true, token = true, certificate_authority = true,
+  server = true, token = true, certificate_authority = true, certificate_authority_data = true,
   insecure_skip_tls_verify = true, as = true, as_groups = true, as_uid = true,
   as_user_extra = true,
 }
@@ -244,11 +244,12 @@ end
 
 --- Connects (loads the kubeconfig; no request is made). Options: the
 --- kubeconfig overrides of kubelua.config (kubeconfig, context, cluster, user,
---- namespace, server, token, certificate_authority, insecure_skip_tls_verify,
---- as, as_groups, as_uid, as_user_extra; user = false: the context's
---- cluster (server, CA, tls-server-name, proxy-url) with no credentials from
---- the kubeconfig, e.g. { user = false, token = T } authenticates with T
---- alone) and client settings: verbose (0..10),
+--- namespace, server, token, certificate_authority (a CA file),
+--- certificate_authority_data (the CA's PEM text, not base64),
+--- insecure_skip_tls_verify, as, as_groups, as_uid, as_user_extra;
+--- user = false: the context's cluster (server, CA, tls-server-name,
+--- proxy-url) with no credentials from the kubeconfig, e.g. { user = false,
+--- token = T } authenticates with T alone) and client settings: verbose (0..10),
 --- retries = { max (attempts, default 11), base (first backoff, 0.2 s), cap
 --- (longest wait, 5 s) }, timeout and connect_timeout (seconds),
 --- user_agent.
@@ -290,6 +291,8 @@ function M.connect(opts)
         words[k] or words[want], type(v)))
     end
   end
+  local ca_usage = config.check_ca_options(load)
+  if ca_usage then return nil, errors.usage("connect: " .. ca_usage) end
   local ok, err = check_number("verbose", opts.verbose, 0, 10)
   if ok then ok, err = check_number("timeout", opts.timeout, 0) end
   if ok then ok, err = check_number("connect_timeout", opts.connect_timeout, 0) end

@@ -3,8 +3,11 @@
 --   local cfg, err = config.load(opts, env)
 --
 -- opts (all optional): kubeconfig, context, cluster, user, namespace,
--- server, token, certificate_authority, insecure_skip_tls_verify, as,
--- as_groups, as_uid, as_user_extra. user = false keeps the context's
+-- server, token, certificate_authority, certificate_authority_data,
+-- insecure_skip_tls_verify, as, as_groups, as_uid, as_user_extra.
+-- certificate_authority is a CA file; certificate_authority_data the PEM
+-- text itself (kubeconfig's certificate-authority-data, already decoded;
+-- give one of the two). user = false keeps the context's
 -- cluster (server, CA, tls-server-name, proxy-url) and takes no credentials
 -- (nor impersonation) from the kubeconfig: with token = T, T alone.
 -- Unknown keys are ignored, so a caller may pass its own options table
@@ -355,7 +358,8 @@ end
 local OPTION_TYPES = { -- also checked by kubelua.client.connect
   kubeconfig = "string", context = "string", cluster = "string", user = "string",
   namespace = "string", server = "string", token = "string",
-  certificate_authority = "string", insecure_skip_tls_verify = "boolean",
+  certificate_authority = "string", certificate_authority_data = "string",
+  insecure_skip_tls_verify = "boolean",
   as = "string", as_groups = "table", as_uid = "string", as_user_extra = "table",
 }
 
@@ -371,6 +375,22 @@ local function check_opts(opts)
     end
   end
   return opts
+end
+
+-- The CA options' usage errors, whatever the kubeconfig holds (also checked
+-- by kubelua.client.connect). The PEM is never echoed: a caller may have
+-- passed something else by mistake.
+function M.check_ca_options(opts)
+  local data = nonempty(opts.certificate_authority_data)
+  if nonempty(opts.certificate_authority) and data then
+    return "certificate_authority and certificate_authority_data are both given; give one "
+      .. "(a CA file or the PEM text)"
+  end
+  if data and not data:find("-----BEGIN CERTIFICATE-----", 1, true) then
+    return "certificate_authority_data: not a PEM certificate (no -----BEGIN CERTIFICATE----- "
+      .. "line); give the PEM text itself, not a file name or base64"
+  end
+  return nil
 end
 
 local function cwd(getenv)
@@ -489,6 +509,12 @@ local function in_cluster(opts, getenv, dir)
     end
     if opts.insecure_skip_tls_verify then
       return nil, "in-cluster config: certificate_authority: specifying a root certificates "
+        .. "file with the insecure flag is not allowed"
+    end
+  elseif nonempty(opts.certificate_authority_data) then
+    cfg.tls.ca_data = opts.certificate_authority_data
+    if opts.insecure_skip_tls_verify then
+      return nil, "in-cluster config: certificate_authority_data: specifying a root certificates "
         .. "file with the insecure flag is not allowed"
     end
   elseif opts.insecure_skip_tls_verify then
@@ -629,6 +655,13 @@ local function build(merged, files, opts)
       return fail(where, "certificate_authority",
         "specifying a root certificates file with the insecure flag is not allowed")
     end
+  elseif nonempty(opts.certificate_authority_data) then
+    -- the same, with the PEM in memory
+    if opts.insecure_skip_tls_verify then
+      return fail(where, "certificate_authority_data",
+        "specifying a root certificates file with the insecure flag is not allowed")
+    end
+    tls.ca_data = opts.certificate_authority_data
   elseif opts.insecure_skip_tls_verify then
     -- kubectl --insecure-skip-tls-verify: drop the kubeconfig's CA
     tls.insecure = true
@@ -863,6 +896,8 @@ end
 function M.load(opts, env)
   opts = check_opts(opts)
   local getenv = getenv_from(env)
+  local usage = M.check_ca_options(opts)
+  if usage then return nil, usage end
   local here
 
   local function absolute(p)

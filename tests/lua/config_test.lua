@@ -60,6 +60,8 @@ local function load(opts, vars)
 end
 
 local CA_PEM = slurp(FIX .. "/certs/ca.crt")
+-- certificate_authority_data=: a PEM unlike any fixture's, to see whose CA won
+local OTHER_PEM = "-----BEGIN CERTIFICATE-----\nb3RoZXIgQ0E=\n-----END CERTIFICATE-----\n"
 local CERT_PEM = slurp(FIX .. "/certs/client.crt")
 local KEY_PEM = slurp(FIX .. "/certs/client.key")
 
@@ -173,6 +175,23 @@ local OVERRIDES = {
   { "certificate_authority= replaces insecure",
     { kubeconfig = FULL, context = "basic", certificate_authority = FIX .. "/certs/ca.crt" },
     { tls = { ca_file = FIX .. "/certs/ca.crt", insecure = false } } },
+  { "certificate_authority_data= replaces CA data",
+    { kubeconfig = FULL, context = "prod-file", certificate_authority_data = OTHER_PEM },
+    { tls = { ca_data = OTHER_PEM, insecure = false, server_name = "api.prod.internal" } } },
+  { "certificate_authority_data= replaces a CA file",
+    { kubeconfig = FULL, context = "dev", certificate_authority_data = OTHER_PEM },
+    { tls = { ca_data = OTHER_PEM, insecure = false } } },
+  { "certificate_authority_data= replaces insecure",
+    { kubeconfig = FULL, context = "basic", certificate_authority_data = OTHER_PEM },
+    { tls = { ca_data = OTHER_PEM, insecure = false } } },
+  { "certificate_authority_data= empty is not given",
+    { kubeconfig = FULL, context = "prod-file", certificate_authority_data = "" },
+    { tls = { ca_data = CA_PEM, insecure = false, server_name = "api.prod.internal" } } },
+  { "certificate_authority_data= empty beside certificate_authority=",
+    { kubeconfig = FULL, context = "prod-file", certificate_authority = FIX .. "/certs/ca.crt",
+      certificate_authority_data = "" },
+    { tls = { ca_file = FIX .. "/certs/ca.crt", insecure = false,
+      server_name = "api.prod.internal" } } },
   { "insecure_skip_tls_verify= drops the CA (kubectl's flag)",
     { kubeconfig = FULL, insecure_skip_tls_verify = true },
     { tls = { insecure = true } } },
@@ -218,7 +237,33 @@ t.test("server= and token= without any kubeconfig", function()
   t.eq(cfg.credentials:headers(), {})
 end)
 
+t.test("certificate_authority_data= without any kubeconfig: TLS, so https", function()
+  local cfg, err = load({ server = "1.2.3.4:6443", token = "tok",
+    certificate_authority_data = OTHER_PEM })
+  t.ok(cfg, err)
+  t.eq(cfg.server, "https://1.2.3.4:6443")
+  t.eq(cfg.tls, { ca_data = OTHER_PEM, insecure = false })
+  t.eq(cfg.credentials:headers(), { Authorization = "Bearer tok" })
+end)
+
+t.test("certificate_authority_data=: usage errors come before any file is read", function()
+  local both = "certificate_authority and certificate_authority_data are both given; give one "
+    .. "(a CA file or the PEM text)"
+  t.eq({ load({ kubeconfig = FIX .. "/nope.yaml", certificate_authority = FIX .. "/certs/ca.crt",
+    certificate_authority_data = OTHER_PEM }) }, { nil, both })
+  -- base64 (as in a kubeconfig), a file name, anything else: never echoed
+  for _, bad in ipairs({ base64.encode(CA_PEM), FIX .. "/certs/ca.crt", "s3cret-looking" }) do
+    local cfg, err = load({ kubeconfig = FULL, certificate_authority_data = bad })
+    t.eq(cfg, nil)
+    t.eq(err, "certificate_authority_data: not a PEM certificate (no -----BEGIN CERTIFICATE----- "
+      .. "line); give the PEM text itself, not a file name or base64")
+    t.ok(not err:find(bad, 1, true), "the value is not in the error")
+  end
+end)
+
 t.test("misuse raises", function()
+  t.raises("option certificate_authority_data must be a string, got number", config.load,
+    { certificate_authority_data = 5 })
   t.raises("option context must be a string, got number", config.load, { context = 5 })
   t.raises("option insecure_skip_tls_verify must be a boolean", config.load,
     { insecure_skip_tls_verify = "yes" })
@@ -396,6 +441,10 @@ local ERRORS = {
     context = "fine", certificate_authority = FIX .. "/certs/ca.crt",
     insecure_skip_tls_verify = true }, E(ERRS, "certificate_authority: specifying a root "
     .. "certificates file with the insecure flag is not allowed") },
+  { "certificate_authority_data= with insecure_skip_tls_verify=", { kubeconfig = ERRS,
+    context = "fine", certificate_authority_data = OTHER_PEM, insecure_skip_tls_verify = true },
+    E(ERRS, "certificate_authority_data: specifying a root certificates file with the insecure "
+    .. "flag is not allowed") },
   { "no current-context", { kubeconfig = FIX .. "/no-current-context.yaml" },
     E(FIX .. "/no-current-context.yaml",
       "no context chosen: current-context is not set and no context= given") },
@@ -554,6 +603,9 @@ local IN_CLUSTER = {
       certificate_authority = FIX .. "/certs/ca.crt" }, {},
     { server = "https://api.example.com:6443", tls = { ca_file = FIX .. "/certs/ca.crt",
       insecure = false } }, { Authorization = "Bearer flag-token" } },
+  { "certificate_authority_data= replaces the service account's CA",
+    { certificate_authority_data = OTHER_PEM }, {},
+    { tls = { ca_data = OTHER_PEM, insecure = false } } },
   { "insecure_skip_tls_verify= drops the CA", { insecure_skip_tls_verify = true }, {},
     { tls = { insecure = true } } },
   { "impersonation applies", { as = "jane", as_groups = { "g" } }, {},
@@ -593,6 +645,12 @@ t.test("in-cluster: errors in the overrides", function()
   t.eq({ load({ certificate_authority = FIX .. "/certs/ca.crt", insecure_skip_tls_verify = true },
     cluster_env()) }, { nil, "in-cluster config: certificate_authority: specifying a root "
     .. "certificates file with the insecure flag is not allowed" })
+  t.eq({ load({ certificate_authority_data = OTHER_PEM, insecure_skip_tls_verify = true },
+    cluster_env()) }, { nil, "in-cluster config: certificate_authority_data: specifying a root "
+    .. "certificates file with the insecure flag is not allowed" })
+  t.eq({ load({ certificate_authority = "/no/ca.crt", certificate_authority_data = OTHER_PEM },
+    cluster_env()) }, { nil, "certificate_authority and certificate_authority_data are both "
+    .. "given; give one (a CA file or the PEM text)" })
 end)
 
 t.test("errors with no kubeconfig file at all", function()

@@ -341,6 +341,14 @@ t.test("connect rejects bad options before loading anything", function()
     { { retries = 3 }, "connect: retries must be a table { max, base, cap }" },
     { { retries = { tries = 3 } }, 'connect: unknown retries option "tries"' },
     { { retries = { max = 0 } }, "connect: retries.max must be a number >= 1, got 0" },
+    { { certificate_authority_data = 5 },
+      "connect: certificate_authority_data must be a string, got number" },
+    { { certificate_authority = "/x/ca.crt", certificate_authority_data = "-----BEGIN "
+      .. "CERTIFICATE-----\n" }, "connect: certificate_authority and certificate_authority_data "
+      .. "are both given; give one (a CA file or the PEM text)" },
+    { { certificate_authority_data = "/x/ca.crt" }, "connect: certificate_authority_data: not "
+      .. "a PEM certificate (no -----BEGIN CERTIFICATE----- line); give the PEM text itself, not "
+      .. "a file name or base64" },
   }
   for _, c in ipairs(cases) do
     local cl, err = client.connect(c[1])

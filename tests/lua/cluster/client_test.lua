@@ -26,6 +26,40 @@ t.test("connect overrides: server, token, certificate_authority, namespace", fun
   t.eq(me.username, "kubesim-admin")
 end)
 
+t.test("certificate_authority_data: kubesim's CA in memory verifies, another CA fails", function()
+  local pem = h.read(h.ca_file)
+  -- the kubeconfig names kubesim's CA file: the option replaces it
+  local kc = h.kubeconfig_with({ token = h.admin_token })
+  local c = assert(k8s.connect{ kubeconfig = kc, certificate_authority_data = pem })
+  t.eq(c.config.tls.ca_file, nil)
+  t.eq(assert(c:whoami()).username, "kubesim-admin")
+  -- a throwaway CA that did not sign kubesim's certificate
+  local other_key, other_crt = h.dir .. "/other-ca.key", h.dir .. "/other-ca.crt"
+  local ok = os.execute(("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+    .. "-nodes -subj /CN=kubelua-other-ca -days 1 -keyout '%s' -out '%s' >/dev/null 2>&1")
+    :format(other_key, other_crt))
+  t.ok(ok, "openssl made a CA")
+  local other = h.read(other_crt)
+  local bad = assert(k8s.connect{ kubeconfig = kc, certificate_authority_data = other,
+    retries = { max = 1 } })
+  local r, err = bad:whoami()
+  t.eq(r, nil)
+  t.eq(err.kind, "transport")
+  t.contains(tostring(err), "TLS certificate verification failed")
+  t.ok(not tostring(err):find("BEGIN CERTIFICATE", 1, true), "no PEM in the error")
+  -- -v9 logs the requests, never the CA
+  local out, code = h.run(([[
+local k8s = require "kubelua"
+local c = assert(k8s.connect{ kubeconfig = %q, certificate_authority_data = %q, verbose = 9 })
+assert(c:whoami())
+print("done")
+]]):format(kc, pem))
+  t.eq(code, 0, out)
+  t.contains(out, "done")
+  t.contains(out, "curl command")
+  t.ok(not out:find("BEGIN CERTIFICATE", 1, true), out)
+end)
+
 t.test("connect: a kubeconfig error is nil, err in one line naming the file", function()
   local path = h.kubeconfig_with({ token = "x" }, nil, nil)
   local c, err = k8s.connect{ kubeconfig = path, context = "missing" }
