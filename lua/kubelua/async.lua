@@ -22,6 +22,7 @@ local waiting = setmetatable({}, { __mode = "k" }) -- request -> task
 local live = {} -- task -> true until it finished
 local runq = {} -- tasks to resume, in order
 local timers = {} -- { at, task, token }, sorted by at
+local parked = {} -- key -> { [parking] = true }: tasks parked on key (see park)
 
 M.now = http.now
 
@@ -142,7 +143,7 @@ local function fire_timers()
   local now = http.now()
   while timers[1] and timers[1].at <= now do
     local tm = table.remove(timers, 1)
-    wake(tm.task, tm)
+    wake(tm.task, tm.token or tm)
   end
 end
 
@@ -303,15 +304,65 @@ function M.stream(opts, on_data)
   end
 end
 
+local function add_timer(task, seconds, token)
+  local tm = { at = http.now() + seconds, task = task, token = token }
+  local i = #timers + 1
+  while i > 1 and timers[i - 1].at > tm.at do i = i - 1 end
+  table.insert(timers, i, tm)
+  return tm
+end
+
 --- Sleeps: a timer of the loop inside a task, a blocking sleep outside.
 function M.sleep(seconds)
   local task = current()
   if not task then return http.sleep(seconds) end
-  local tm = { at = http.now() + seconds, task = task }
-  local i = #timers + 1
-  while i > 1 and timers[i - 1].at > tm.at do i = i - 1 end
-  table.insert(timers, i, tm)
-  suspend(task, tm)
+  suspend(task, add_timer(task, seconds))
+end
+
+--- Parks the running task on `key` (any value) until M.unpark(key) or,
+--- with `seconds`, until that much time passed; outside a task it drives
+--- the loop meanwhile. Returns true when unparked, false on the timeout.
+function M.park(key, seconds)
+  local task = current()
+  if not task then return M.run(M.park, key, seconds) end
+  local parking = { task = task }
+  local set = parked[key]
+  if not set then
+    set = {}
+    parked[key] = set
+  end
+  set[parking] = true
+  if seconds then add_timer(task, math.max(0, seconds), parking) end
+  suspend(task, parking)
+  set[parking] = nil
+  if parked[key] == set and next(set) == nil then parked[key] = nil end
+  return parking.unparked == true
+end
+
+--- Wakes every task parked on `key`.
+function M.unpark(key)
+  local set = parked[key]
+  if not set then return end
+  parked[key] = nil
+  for parking in pairs(set) do
+    parking.unparked = true
+    wake(parking.task, parking)
+  end
+end
+
+--- Runs fn(...) as a background task: no run or parallel waits for it; it
+--- runs whenever the loop does (inside run and parallel, and while a park
+--- outside tasks drives it), and what it raises is kept, not raised.
+--- Returns a handle: h:cancel() closes it (its <close> requests detach),
+--- h:done(), h:error().
+function M.background(fn, ...)
+  local g = new_group(nil)
+  local task = spawn(g, fn, ...)
+  return {
+    cancel = function() close_task(task) end,
+    done = function() return task.done == true end,
+    error = function() return g.err end,
+  }
 end
 
 return M

@@ -348,6 +348,52 @@ for _, row in ipairs(sigint_cases) do
   end)
 end
 
+-- ------------------------------------------------------ park, background
+
+t.test("park: unpark wakes every task parked on the key; the timeout returns false", function()
+  local key, woke = {}, {}
+  async.run(function()
+    for i = 1, 3 do
+      async.spawn(function() woke[i] = async.park(key, 5) end)
+    end
+    async.sleep(0.05)
+    async.unpark(key)
+  end)
+  t.eq(woke, { true, true, true })
+  local took = elapsed(function() t.eq(async.park({}, 0.1), false) end)
+  t.ok(took >= 0.09 and took < 5, "the timeout ended it: " .. took)
+  async.unpark({}) -- nobody parked: nothing happens
+end)
+
+t.test("background: runs while the loop runs, outside run's wait; keeps its error", function()
+  local key, steps = {}, 0
+  local h = async.background(function()
+    for _ = 1, 3 do
+      async.sleep(0.02)
+      steps = steps + 1
+    end
+    async.unpark(key)
+    error("background boom")
+  end)
+  t.eq(h.done(), false)
+  -- a park outside tasks drives the loop: the background task wakes it
+  t.eq(async.park(key, 5), true)
+  t.eq(steps, 3)
+  async.run(function() async.sleep(0.01) end) -- run does not wait for it, nor raise its error
+  t.eq(h.done(), true)
+  t.contains(tostring(h.error()), "background boom")
+
+  local stopped = false
+  local h2 = async.background(function()
+    local _ <close> = setmetatable({}, { __close = function() stopped = true end })
+    async.sleep(60)
+  end)
+  async.run(function() async.sleep(0.01) end)
+  h2.cancel()
+  t.eq(h2.done(), true)
+  t.eq(stopped, true)
+end)
+
 t.test("no request is left in flight", function()
   collectgarbage()
   t.eq(multi:pending(), 0)
