@@ -213,8 +213,9 @@ local function write_kubeconfig(c, e, creds)
 end
 
 -- Everything for one namespace; returns its summary or raises (k8s.parallel
--- keeps the error for the table and goes on with the others).
-local function one(c, e)
+-- keeps the error for the table and goes on with the others). secrets: the
+-- shared watch the token waits use (one watch, not one per namespace).
+local function one(c, e, secrets)
   local names = setup.names{ namespace = e.namespace, name = e.service_account }
   names.cluster_role = role_name(e.role)
   if e.cluster_wide then names.binding = e.namespace .. "-" .. names.binding end
@@ -226,7 +227,7 @@ local function one(c, e)
     changed[action == "unchanged" and "unchanged" or action == "created" and "created"
       or "configured"] = true
   end
-  local creds = cli.check(setup.wait_token(c, names, opts.timeout))
+  local creds = cli.check(setup.wait_token(c, names, opts.timeout, secrets))
   return {
     result = changed.created and "created" or changed.configured and "configured" or "unchanged",
     kubeconfig = opts["kubeconfig-dir"] and write_kubeconfig(c, e, creds) or nil,
@@ -263,7 +264,8 @@ local function main()
   ensure_roles(c, list)
   local started = k8s.async.now()
   local progress = cli.progress(#list)
-  local results, errs = k8s.parallel(list, function(e) return one(c, e) end, {
+  local secrets <close> = #list > 1 and cli.check(setup.token_secrets(c)) or nil
+  local results, errs = k8s.parallel(list, function(e) return one(c, e, secrets) end, {
     concurrency = opts.concurrency,
     progress = function(_, _, e, ok) progress:step(e.namespace, ok) end,
   })

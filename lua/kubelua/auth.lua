@@ -285,14 +285,15 @@ local SA_NAME_ANN = "kubernetes.io/service-account.name"
 local SA_UID_ANN = "kubernetes.io/service-account.uid"
 
 --- c:service_account_token(namespace, sa, { secret_name = sa .. "-token",
---- timeout = 30 }) -> { token, ca, namespace, secret, uid } | nil, err.
+--- timeout = 30, watch = c:shared_watch of token Secrets (optional: for
+--- many at once, see c:wait) }) -> { token, ca, namespace, secret, uid } | nil, err.
 --- The long-lived token of the tutorial, done right: the ServiceAccount
 --- must exist; the annotated kubernetes.io/service-account-token Secret is
 --- applied (never listed in the SA's `secrets`); a watch waits until the
 --- token controller filled token and ca.crt; the Secret's uid annotation
 --- must match the live ServiceAccount. Returns the decoded token and CA PEM.
 function Client:service_account_token(namespace, sa, opts)
-  local o, oerr = check_opts("service_account_token", opts, set("secret_name", "timeout"))
+  local o, oerr = check_opts("service_account_token", opts, set("secret_name", "timeout", "watch"))
   if not o then return nil, oerr end
   local ok, cerr = check_ns_name("service_account_token", namespace, sa)
   if not ok then return nil, cerr end
@@ -345,7 +346,7 @@ function Client:service_account_token(namespace, sa, opts)
       and type(d["ca.crt"]) == "string" and d["ca.crt"] ~= ""
   end
   local secret, werr = self:wait("v1", "Secret", secret_name, { namespace = namespace,
-    timeout = timeout, until_ = filled })
+    timeout = timeout, until_ = filled, watch = o.watch })
   if not secret then
     if errors.is(werr, "NotFound") then
       -- the controller deletes a token Secret whose SA is missing or was re-created

@@ -482,7 +482,7 @@ end
 -- ---------------------------------------------------------------- watch
 
 local watch_opts = set("namespace", "all_namespaces", "name", "label_selector", "field_selector",
-  "resource_version", "timeout", "server_timeout", "bookmarks", "_known", "_what")
+  "resource_version", "timeout", "server_timeout", "bookmarks", "_known", "_what", "_forget")
 
 local function key_of(obj)
   local m = type(obj) == "table" and obj.metadata or {}
@@ -507,6 +507,10 @@ end
 --- something starts the count again).
 --- Returns true when the callback stopped it, nil, err on failure or when
 --- `timeout` seconds passed (err.kind == "timeout").
+--- (_forget = true, for kubelua.shared_watch: remember no objects; where
+--- the watch would list - at the start without resource_version, and on
+--- 410 - it reads only a fresh resourceVersion (limit=1) and calls
+--- callback("RESYNC") instead of delivering the difference.)
 function Client:watch(api_version, kind, opts, callback)
   local o, oerr = check_opts("watch", opts, watch_opts)
   if not o then return nil, oerr end
@@ -537,12 +541,34 @@ function Client:watch(api_version, kind, opts, callback)
 
   -- delivers one event; returns false when the callback asked to stop
   local function deliver(etype, obj)
-    if etype == "DELETED" then known[key_of(obj)] = nil else known[key_of(obj)] = obj end
+    if not o._forget then
+      if etype == "DELETED" then known[key_of(obj)] = nil else known[key_of(obj)] = obj end
+    end
     return callback(etype, obj) ~= false
   end
 
+  -- _forget: a resourceVersion to (re)start from, then RESYNC
+  local function resync()
+    local resp, err = self:request{ method = "GET", path = M.path(info, ns),
+      query = { limit = 1, labelSelector = o.label_selector, fieldSelector = fs } }
+    local meta = resp and type(resp.object) == "table" and resp.object.metadata
+    if not meta then
+      return nil, err or errors.new("api", "the list of " .. what .. " has no metadata",
+        { reason = "BadResponse" })
+    end
+    rv = meta.resourceVersion
+    local okc, r = pcall(callback, "RESYNC")
+    if not okc then error(r, 0) end
+    return r ~= false
+  end
+
   local answered = false -- has the server answered this watch yet?
-  if rv == nil or rv == "" then
+  if o._forget and (rv == nil or rv == "") then
+    local go, err = resync()
+    if go == nil then return nil, err end
+    if not go then return true end
+    answered = true
+  elseif rv == nil or rv == "" then
     local items, meta = self:list(api_version, kind, { namespace = ns or "",
       label_selector = o.label_selector, field_selector = fs,
       timeout = deadline and math.max(0.001, deadline - now()) or nil })
@@ -648,7 +674,13 @@ function Client:watch(api_version, kind, opts, callback)
     -- a stream that delivered something before it failed made progress:
     -- the bound is on failures in a row
     if progress then failures = 0 end
-    if gone then
+    if gone and o._forget then
+      if level >= 6 then log.info(('"Watch expired, resyncing" resource=%q'):format(what)) end
+      local go, rerr = resync()
+      if go == nil then return nil, rerr end
+      if not go then return true end
+      failures = 0
+    elseif gone then
       -- 410: our resourceVersion is too old; re-list and resync
       if level >= 6 then log.info(('"Watch expired, re-listing" resource=%q'):format(what)) end
       local items, meta = self:list(api_version, kind, { namespace = ns or "",
@@ -707,7 +739,53 @@ end
 
 -- ----------------------------------------------------------------- wait
 
-local wait_opts = set("namespace", "timeout", "until_", "deleted", "uid")
+local wait_opts = set("namespace", "timeout", "until_", "deleted", "uid", "watch")
+
+--- c:shared_watch(apiVersion, kind, { namespace (default: all),
+--- label_selector, field_selector }) -> one watch that c:wait calls with
+--- watch = it share instead of each opening its own (kubelua.shared_watch);
+--- close it (or `local w <close> = ...`) when the waits are done.
+function Client:shared_watch(api_version, kind, opts)
+  local o, oerr = check_opts("shared_watch", opts, set("namespace", "label_selector",
+    "field_selector"))
+  if not o then return nil, oerr end
+  local info, ns = target(self, api_version, kind, o.namespace or "")
+  if not info then return nil, ns end
+  if o.namespace == nil or o.namespace == "" then ns = nil end
+  return require("kubelua.shared_watch").new(self, api_version, kind, info, ns, o)
+end
+
+local function deleted_while_waiting(info, name)
+  return errors.new("api", ("%s %q was deleted while waiting for the condition")
+    :format(info.name, name), { code = 404, reason = "NotFound", method = "GET" })
+end
+
+-- c:wait on a shared watch: read the object, and again whenever the watch
+-- reports a change of it. Returns the outcome, or nil, nil, true when the
+-- shared watch failed (the caller falls back to a watch of its own).
+local function wait_shared(self, sw, api_version, kind, name, ns, info, o, test, deadline)
+  local token <close> = sw:register(ns, name)
+  local seen = false
+  while true do
+    token.flagged = false -- before the read: a change reported during it counts
+    local cur, gerr = self:get(api_version, kind, name, { namespace = ns })
+    if not cur and not errors.is(gerr, "NotFound") then return nil, gerr end
+    if o.deleted then
+      if test(cur) then return true end
+    elseif cur then
+      seen = true
+      if test(cur) then return cur end
+    elseif seen then
+      return nil, deleted_while_waiting(info, name)
+    end
+    if sw.err then return nil, nil, true end
+    if not token.flagged then
+      local left = deadline - client.now()
+      if left <= 0 then return nil, "timeout" end
+      async().park(token, left)
+    end
+  end
+end
 
 --- c:wait(apiVersion, kind, name, { namespace, timeout (default 60 s),
 --- until_ = predicate(obj), deleted = true, uid }) waits on a watch (not by
@@ -715,6 +793,8 @@ local wait_opts = set("namespace", "timeout", "until_", "deleted", "uid")
 --- it; with deleted = true, until it is gone (or replaced by another uid)
 --- and returns true. An object deleted while waiting for until_ gives an
 --- error (reason NotFound); the timeout gives err.kind == "timeout".
+--- watch = c:shared_watch(...) (selecting this object) waits on that shared
+--- watch instead of one of its own: GETs, no watch request of its own.
 function Client:wait(api_version, kind, name, opts)
   local o, oerr = check_opts("wait", opts, wait_opts)
   if not o then return nil, oerr end
@@ -727,6 +807,36 @@ function Client:wait(api_version, kind, name, opts)
   local what = ("%s/%s%s"):format(info.name, name, ns and (" in namespace " .. ns) or "")
   local pred = o.until_ or function() return true end
   local function gone_obj(obj) return obj == nil or (o.uid and obj.metadata.uid ~= o.uid) end
+  local function timed_out()
+    return nil, errors.timeout(("timed out waiting for the condition on %s (after %gs)")
+      :format(what, timeout), { method = "GET" })
+  end
+
+  local sw = o.watch
+  if sw ~= nil then
+    if getmetatable(sw) ~= require("kubelua.shared_watch").SharedWatch then
+      return nil, errors.usage("wait: watch must be a c:shared_watch(...), got " .. type(sw))
+    end
+    if not sw:covers(info, ns) then
+      return nil, errors.usage(("wait: the shared watch of %s does not cover %s")
+        :format(sw.what, what))
+    end
+    if not sw.err then
+      local r, err, fallback = wait_shared(self, sw, api_version, kind, name, ns, info, o,
+        function(obj)
+          if o.deleted then return gone_obj(obj) end
+          local okp, r = pcall(pred, obj)
+          if not okp then error(r, 0) end
+          return r
+        end, deadline)
+      if err == "timeout" then return timed_out() end
+      if not fallback then return r, err end
+      if self:level() >= 6 then
+        log.info(('"Shared watch failed, waiting with a watch of its own" object=%q reason=%q')
+          :format(what, tostring(sw.err)))
+      end
+    end
+  end
 
   local items, meta = self:list(api_version, kind, { namespace = ns or "",
     field_selector = "metadata.name=" .. name })
@@ -751,8 +861,7 @@ function Client:wait(api_version, kind, name, opts)
         return true
       end
       if etype == "DELETED" then
-        stop_err = errors.new("api", ("%s %q was deleted while waiting for the condition")
-          :format(info.name, name), { code = 404, reason = "NotFound", method = "GET" })
+        stop_err = deleted_while_waiting(info, name)
         return false
       end
       if pred(obj) then result = obj return false end
@@ -760,10 +869,7 @@ function Client:wait(api_version, kind, name, opts)
     end)
   if result ~= nil then return result end
   if stop_err then return nil, stop_err end
-  if not wok and werr and werr.kind == "timeout" then
-    return nil, errors.timeout(("timed out waiting for the condition on %s (after %gs)")
-      :format(what, timeout), { method = "GET" })
-  end
+  if not wok and werr and werr.kind == "timeout" then return timed_out() end
   return nil, werr
 end
 

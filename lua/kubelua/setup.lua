@@ -349,10 +349,19 @@ end
 --- names.namespace, checks that it was issued for the live account (uid),
 --- and decodes it: c:service_account_token on the Secret applied before.
 --- The token is registered with kubelua.log, so -v never prints it.
+--- watch: a c:shared_watch of token Secrets (M.token_secrets) shared by
+--- many such waits.
 --- @return table|nil { token, ca, namespace, secret, uid }, table|nil err
-function M.wait_token(c, names, timeout)
+function M.wait_token(c, names, timeout, watch)
   return c:service_account_token(names.namespace, names.service_account,
-    { secret_name = names.secret, timeout = timeout or 60 })
+    { secret_name = names.secret, timeout = timeout or 60, watch = watch })
+end
+
+--- One watch of the token Secrets of every namespace, for many wait_token
+--- calls at once (a batch); close it when they are done.
+function M.token_secrets(c)
+  return c:shared_watch("v1", "Secret",
+    { field_selector = "type=kubernetes.io/service-account-token" })
 end
 
 -- ------------------------------------------------------------ kubeconfig
