@@ -4,9 +4,10 @@
 -- for each namespace P-1 .. P-N,
 --   POST Namespace, POST ServiceAccount, POST RoleBinding (to the ClusterRole
 --   --role, default view), POST the token Secret, wait until the token
---   controller filled it (--wait watch, the default: c:wait, a list, then a
---   watch if not yet filled; --wait poll: GET every 5 ms; --wait hybrid:
---   up to 5 GETs 5-40 ms apart, then c:wait; both diagnostics),
+--   controller filled it (--wait shared, the default, as scripts/batch.lua:
+--   c:wait on one c:shared_watch of token Secrets; diagnostics: --wait
+--   watch, c:wait's own list, then a watch if not yet filled; --wait poll:
+--   GET every 5 ms; --wait hybrid: up to 5 GETs 5-40 ms apart, then c:wait),
 --   then one GET as the service account (a new client with its token).
 --
 --   kubelua tests/bench/batch.lua --count N --prefix P --concurrency C \
@@ -22,14 +23,14 @@ local k8s = require "kubelua"
 local http = require "kubelua.http"
 
 local USAGE = "usage: kubelua tests/bench/batch.lua --count N --prefix P --concurrency C "
-  .. "--ca-file CA [--role ROLE] [--timeout S] [--wait watch|poll|hybrid]"
+  .. "--ca-file CA [--role ROLE] [--timeout S] [--wait shared|watch|poll|hybrid]"
 
 local function die(msg)
   io.stderr:write("batch.lua: ", msg, "\n", USAGE, "\n")
   os.exit(2)
 end
 
-local opts = { role = "view", timeout = 30, wait = "watch" }
+local opts = { role = "view", timeout = 30, wait = "shared" }
 do
   local i = 1
   while i <= #arg do
@@ -44,8 +45,8 @@ do
     elseif name == "prefix" or name == "ca_file" or name == "role" then
       opts[name] = v
     elseif name == "wait" then
-      if v ~= "watch" and v ~= "poll" and v ~= "hybrid" then
-        die(("--wait must be watch, poll or hybrid, got %q"):format(v))
+      if v ~= "shared" and v ~= "watch" and v ~= "poll" and v ~= "hybrid" then
+        die(("--wait must be shared, watch, poll or hybrid, got %q"):format(v))
       end
       opts.wait = v
     else
@@ -86,6 +87,11 @@ local c = assert(k8s.connect{})
 local server = c.server
 local SA = "bench-sa"
 local SECRET = SA .. "-token"
+
+-- --wait shared (the default, what scripts/batch.lua does): every wait
+-- shares one watch of token Secrets in all namespaces
+local secrets = opts.wait == "shared" and assert(c:shared_watch("v1", "Secret",
+  { field_selector = "type=kubernetes.io/service-account-token" })) or nil
 
 local function token_filled(s)
   return type(s.data) == "table" and type(s.data.token) == "string" and s.data.token ~= ""
@@ -137,7 +143,7 @@ local function provision(i)
   end
   if not secret then
     secret, err = c:wait("v1", "Secret", SECRET, { namespace = ns, timeout = opts.timeout,
-      until_ = token_filled })
+      until_ = token_filled, watch = secrets })
     if not secret then return nil, err end
   end
   local token
