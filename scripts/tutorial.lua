@@ -91,12 +91,14 @@ end
 -- A client that authenticates with the token alone (user = false: the
 -- context's cluster, its proxy-url and tls-server-name included, but
 -- nothing of the caller's credentials, such as a client certificate, may
--- help it) and verifies TLS with the Secret's ca.crt, kept in a file `ca`
--- of its own (the CA is public; the token stays in memory) - or, with
--- --insecure-skip-tls-verify, does not verify at all, like `curl -k`.
-local function token_client(names, creds, ca)
+-- help it) and verifies TLS with the Secret's ca.crt, given in memory (no
+-- temporary file) - or, with --insecure-skip-tls-verify, does not verify at
+-- all, like `curl -k`.
+local function token_client(names, creds)
+  local insecure = opts["insecure-skip-tls-verify"] or nil
+  local ca = not insecure and creds.ca or nil
   local o = cli.connect_options(opts, { namespace = names.namespace, token = creds.token,
-    certificate_authority = ca and ca.path, insecure_skip_tls_verify = not ca or nil })
+    certificate_authority_data = ca, insecure_skip_tls_verify = insecure })
   o.user = false
   local sa, err = k8s.connect(o)
   if not sa then
@@ -108,9 +110,7 @@ end
 
 -- Step 6: GET /api/v1/namespaces with `Authorization: Bearer <token>`.
 local function validate(c, names, creds)
-  local ca <close> = not opts["insecure-skip-tls-verify"]
-    and cli.check(cli.temp_file(creds.ca)) or nil
-  local sa, tls = token_client(names, creds, ca)
+  local sa, tls = token_client(names, creds)
   local what = ("GET %s/api/v1/namespaces as %s (%s)"):format(c.server, names.user, tls)
   local resp, err = sa:request{ method = "GET", path = "/api/v1/namespaces" }
   if not resp then
