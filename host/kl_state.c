@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <lauxlib.h>
@@ -95,6 +96,75 @@ static void set_paths(lua_State *L)
   lua_pop(L, 2);
 }
 
+static int newer(const struct stat *a, const struct stat *b)
+{
+  if(a->st_mtim.tv_sec != b->st_mtim.tv_sec)
+    return a->st_mtim.tv_sec > b->st_mtim.tv_sec;
+  return a->st_mtim.tv_nsec > b->st_mtim.tv_nsec;
+}
+
+/* [-1, +(0|2)] A package.searchers entry ahead of Lua's source searcher:
+ * kubelua's own modules from the bytecode the build compiled into
+ * <lib_dir>/kubelua/NAME.luac (unstripped: errors keep the source's
+ * file:line), only when it is at least as new as the source the source
+ * searcher would load and was compiled from that very file. Otherwise it
+ * finds nothing and the source loads: editing lua/kubelua/ needs no rebuild.
+ * Upvalue 1: the package table. */
+static int search_bytecode(lua_State *L)
+{
+  const char *name = luaL_checkstring(L, 1);
+  const char *base = strcmp(name, "kubelua") == 0 ? "init" : NULL;
+  char src[2 * PATH_MAX + 64];
+  char bc[2 * PATH_MAX + 64];
+  struct stat src_st, bc_st;
+  lua_Debug ar;
+
+  if(!base && strncmp(name, "kubelua.", 8) == 0 && name[8] &&
+     !strchr(name + 8, '.'))
+    base = name + 8;
+  if(!base)
+    return 0;
+  snprintf(src, sizeof(src), "%s/kubelua/%s.lua", kl_lua_dir(), base);
+  snprintf(bc, sizeof(bc), "%s/kubelua/%s.luac", kl_lib_dir(), base);
+  if(stat(src, &src_st) != 0 || stat(bc, &bc_st) != 0 || newer(&src_st, &bc_st))
+    return 0;
+  /* a script may have put its own directory ahead of ours */
+  if(lua_getfield(L, lua_upvalueindex(1), "searchpath") != LUA_TFUNCTION)
+    return 0;
+  lua_pushvalue(L, 1);
+  lua_getfield(L, lua_upvalueindex(1), "path");
+  lua_call(L, 2, 1);
+  if(!lua_isstring(L, -1) || strcmp(lua_tostring(L, -1), src) != 0)
+    return 0;
+  /* unreadable, another Lua's, or compiled for another directory (the
+   * chunk names its source): the source searcher takes over */
+  if(luaL_loadfilex(L, bc, "b") != LUA_OK)
+    return 0;
+  lua_pushvalue(L, -1);
+  lua_getinfo(L, ">S", &ar);
+  if(ar.source[0] != '@' || strcmp(ar.source + 1, src) != 0)
+    return 0;
+  lua_pushstring(L, src); /* the loader's second argument, as for source */
+  return 2;
+}
+
+/* [-0, +0] Put search_bytecode second, after package.preload's searcher. */
+static void add_bytecode_searcher(lua_State *L)
+{
+  lua_Integer i;
+
+  lua_getglobal(L, "package");
+  lua_getfield(L, -1, "searchers");
+  for(i = luaL_len(L, -1); i >= 2; i--) {
+    lua_rawgeti(L, -1, i);
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_pushvalue(L, -2);
+  lua_pushcclosure(L, search_bytecode, 1);
+  lua_rawseti(L, -2, 2);
+  lua_pop(L, 2);
+}
+
 /* [-0, +1] require "kubelua.version": the one version string, CMake's. */
 static int open_version(lua_State *L)
 {
@@ -128,5 +198,6 @@ lua_State *kl_state_new(void)
   luaL_openlibs(L);
   preload(L);
   set_paths(L);
+  add_bytecode_searcher(L);
   return L;
 }
