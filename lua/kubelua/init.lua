@@ -7,14 +7,6 @@
 --
 -- Fields: connect, parallel, run, sleep, errors, version, and the data
 -- modules base64, yaml, json, jwt (loaded on first use).
-
--- A script that requires kubelua makes requests: start mapping kubelua.http
--- (libcurl and ~30 libraries, ~5 ms in the dynamic linker) on a second thread
--- now, while this thread compiles the modules below and reads kubeconfig.
-if not package.loaded["kubelua.http"] then
-  local http_so = package.searchpath("kubelua.http", package.cpath)
-  if http_so then require "kubelua.prefetch"(http_so) end
-end
 local client = require "kubelua.client"
 require "kubelua.resources" -- c:get, c:list, c:apply, c:watch, c:wait, ...
 require "kubelua.auth"      -- c:can_i, c:whoami, c:token_request, ...
