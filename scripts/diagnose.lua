@@ -163,7 +163,7 @@ end
 -- ------------------------------------------------------------ the request
 
 -- The client that makes the failing request with the token, and how TLS is
--- verified ({ ca_file, temp, how }; temp is closed when tls is).
+-- verified ({ ca_file | ca_data | insecure, how }).
 local function token_client(admin, server, token)
   local tls = { how = "TLS verified" }
   if server:match("^[Hh][Tt][Tt][Pp]://") then
@@ -179,8 +179,7 @@ local function token_client(admin, server, token)
       tls.ca_file = t.ca_file
       tls.how = "TLS verified with the kubeconfig's CA " .. t.ca_file
     elseif t.ca_data then
-      tls.temp = cli.check(cli.temp_file(t.ca_data))
-      tls.ca_file = tls.temp.path
+      tls.ca_data = t.ca_data
       tls.how = "TLS verified with the kubeconfig's CA"
     elseif t.insecure then
       tls.insecure = true
@@ -198,14 +197,12 @@ local function token_client(admin, server, token)
     o.user = false
   end
   o.token, o.certificate_authority = token, tls.ca_file
+  o.certificate_authority_data = tls.ca_data
   o.insecure_skip_tls_verify = (opts["insecure-skip-tls-verify"] or tls.insecure) or nil
   o.retries, o.connect_timeout, o.timeout = { max = 1 }, 5, 15
   o.verbose = opts.v > 0 and opts.v or nil
   local c, err = k8s.connect(o)
-  if not c then
-    if tls.temp then tls.temp:remove() end
-    cli.raise(err)
-  end
+  if not c then cli.raise(err) end
   return c, tls
 end
 
@@ -571,7 +568,6 @@ local function main()
     fix("join it into one line: tr -d ' \\n' < FILE > token")
   end
   local c, tls = token_client(admin, server, info.token)
-  local _ <close> = tls.temp -- the CA file lives as long as the client is used
   say("server", "%s (%s)", server, tls.how)
   local a = attributes(req.method, opts.path)
   local resp, err = c:request(req)
