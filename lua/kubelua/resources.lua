@@ -770,6 +770,7 @@ local function wait_shared(self, sw, api_version, kind, name, ns, info, o, test,
     token.flagged = false -- before the read: a change reported during it counts
     local cur, gerr = self:get(api_version, kind, name, { namespace = ns })
     if not cur and not errors.is(gerr, "NotFound") then return nil, gerr end
+    token.rv = cur and cur.metadata.resourceVersion or nil
     if o.deleted then
       if test(cur) then return true end
     elseif cur then

@@ -40,10 +40,16 @@ end
 
 local function key(namespace, name) return (namespace or "") .. "/" .. name end
 
-local function flag(set)
+-- Wakes the waits in set; with obj, not those whose last read saw this very
+-- version (the event of a change the read already showed: resourceVersions
+-- are compared only for equality, which is all their opacity allows).
+local function flag(set, obj)
+  local rv = obj and obj.metadata.resourceVersion
   for token in pairs(set) do
-    token.flagged = true
-    async.unpark(token)
+    if rv == nil or rv ~= token.rv then
+      token.flagged = true
+      async.unpark(token)
+    end
   end
 end
 
@@ -66,7 +72,7 @@ function M.new(c, api_version, kind, info, namespace, opts)
           sw:_flag_all()
         elseif type(obj) == "table" and type(obj.metadata) == "table" then
           local set = sw.keys[key(obj.metadata.namespace, tostring(obj.metadata.name))]
-          if set then flag(set) end
+          if set then flag(set, obj) end
         end
       end)
     if not ok then err = errors.new("api", tostring(res)) end
@@ -83,6 +89,7 @@ function SharedWatch:covers(info, namespace)
 end
 
 --- Registers a wait on namespace/name; close the token (<close>) when done.
+--- The wait sets token.rv to the resourceVersion its last read saw.
 function SharedWatch:register(namespace, name)
   local k = key(namespace, name)
   local token = setmetatable({ sw = self, key = k, flagged = false }, Token)
