@@ -780,11 +780,9 @@ local function wait_shared(self, sw, api_version, kind, name, ns, info, o, test,
       return nil, deleted_while_waiting(info, name)
     end
     if sw.err then return nil, nil, true end
-    if not token.flagged then
-      local left = deadline - client.now()
-      if left <= 0 then return nil, "timeout" end
-      async().park(token, left)
-    end
+    local left = deadline - client.now() -- also when changes keep coming
+    if left <= 0 then return nil, "timeout" end
+    if not token.flagged then async().park(token, left) end
   end
 end
 

@@ -117,6 +117,27 @@ t.test("deleted = true, deleted while waiting, timeout", function()
   t.contains(tostring(terr), "timed out waiting for the condition on configmaps/sw-never")
 end)
 
+t.test("the timeout holds while the object keeps changing", function()
+  local sw <close> = assert(c:shared_watch("v1", "ConfigMap", { namespace = "default" }))
+  local name = h.name("sw-busy")
+  assert(c:create(cm(name, "default", { n = "0" })))
+  -- every read is followed by a reported change (as when the object changes
+  -- faster than it is read), so the wait never parks; bounded: 2000 reads
+  local busy = assert(k8s.connect())
+  local reads = 0
+  function busy:get(...)
+    reads = reads + 1
+    if reads > 2000 then error("still reading after 2000 reads", 0) end
+    local obj, err = k8s.Client.get(self, ...)
+    sw:_flag_all()
+    return obj, err
+  end
+  local _, terr = busy:wait("v1", "ConfigMap", name, { namespace = "default", timeout = 0.2,
+    until_ = function() return false end, watch = sw })
+  t.eq(terr.kind, "timeout")
+  t.ok(reads > 1 and reads <= 2000, "read again on each change, then gave up: " .. reads)
+end)
+
 t.test("a wait the shared watch does not cover is a usage error", function()
   local sw <close> = assert(c:shared_watch("v1", "ConfigMap", { namespace = "default" }))
   local _, e1 = c:wait("v1", "Secret", "x", { namespace = "default", watch = sw })
