@@ -138,6 +138,26 @@ t.test("the timeout holds while the object keeps changing", function()
   t.ok(reads > 1 and reads <= 2000, "read again on each change, then gave up: " .. reads)
 end)
 
+t.test("closing the shared watch under parked waits: they go on with their own", function()
+  local sw = assert(c:shared_watch("v1", "ConfigMap", { namespace = "default" }))
+  local name = h.name("sw-closed")
+  local got, err
+  async.run(function()
+    async.spawn(function()
+      got, err = c:wait("v1", "ConfigMap", name, { namespace = "default", timeout = 10,
+        until_ = ready, watch = sw })
+    end)
+    async.sleep(0.2) -- parked on the shared watch
+    sw:close()
+    async.sleep(0.2)
+    assert(c:create(cm(name, "default", { ready = "yes" })))
+  end)
+  t.ok(got, tostring(err))
+  t.eq(got.data.ready, "yes")
+  t.eq(sw.err.kind, "usage")
+  t.contains(tostring(sw.err), "was closed")
+end)
+
 t.test("a wait the shared watch does not cover is a usage error", function()
   local sw <close> = assert(c:shared_watch("v1", "ConfigMap", { namespace = "default" }))
   local _, e1 = c:wait("v1", "Secret", "x", { namespace = "default", watch = sw })
