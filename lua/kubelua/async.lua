@@ -22,7 +22,9 @@ local waiting = setmetatable({}, { __mode = "k" }) -- request -> task
 local live = {} -- task -> true until it finished
 local runq = {} -- tasks to resume, in order
 local timers = {} -- { at, task, token }, sorted by at
-local parked = {} -- key -> { [parking] = true }: tasks parked on key (see park)
+-- key -> { [parking] = true }: tasks parked on key (see park); weak, so the
+-- entry of a key nobody holds any more (a cancelled wait's) goes with it
+local parked = setmetatable({}, { __mode = "k" })
 
 M.now = http.now
 
