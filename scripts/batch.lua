@@ -251,9 +251,9 @@ local function report(list, results, errs, elapsed)
   end
   cli.print_table({ "namespace", "service account", "role", "binding", "result",
     opts["kubeconfig-dir"] and "kubeconfig/error" or "error" }, rows)
-  io.stdout:write(("%d namespaces: %d ready (%d created, %d configured, %d unchanged), "
-    .. "%d failed, in %.1fs\n"):format(#list, #list - failed, counts.created, counts.configured,
-    counts.unchanged, failed, elapsed))
+  io.stdout:write(("%d namespace%s: %d ready (%d created, %d configured, %d unchanged), "
+    .. "%d failed, in %.1fs\n"):format(#list, #list == 1 and "" or "s", #list - failed,
+    counts.created, counts.configured, counts.unchanged, failed, elapsed))
   return failed
 end
 
