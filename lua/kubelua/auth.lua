@@ -345,8 +345,12 @@ function Client:service_account_token(namespace, sa, opts)
     return type(d) == "table" and type(d.token) == "string" and d.token ~= ""
       and type(d["ca.crt"]) == "string" and d["ca.crt"] ~= ""
   end
-  local secret, werr = self:wait("v1", "Secret", secret_name, { namespace = namespace,
-    timeout = timeout, until_ = filled, watch = o.watch })
+  -- read just now and already filled (a second run): nothing to wait for
+  local secret, werr = cur and filled(cur) and cur or nil, nil
+  if not secret then
+    secret, werr = self:wait("v1", "Secret", secret_name, { namespace = namespace,
+      timeout = timeout, until_ = filled, watch = o.watch })
+  end
   if not secret then
     if errors.is(werr, "NotFound") then
       -- the controller deletes a token Secret whose SA is missing or was re-created
