@@ -766,11 +766,21 @@ end
 local function wait_shared(self, sw, api_version, kind, name, ns, info, o, test, deadline)
   local token <close> = sw:register(ns, name)
   local seen = false
+  local shared = require "kubelua.shared_watch"
   while true do
-    token.flagged = false -- before the read: a change reported during it counts
-    local cur, gerr = self:get(api_version, kind, name, { namespace = ns })
-    if not cur and not errors.is(gerr, "NotFound") then return nil, gerr end
-    token.rv = cur and cur.metadata.resourceVersion or nil
+    local cur, ev = nil, token.event
+    if ev then
+      -- newer than the last read (kubelua.shared_watch): no need to read again
+      token.event, token.flagged = nil, false
+      if ev.type ~= "DELETED" then cur = ev.object end
+      token.rv = cur and cur.metadata.resourceVersion or nil
+    else
+      shared.before_read(token)
+      local gerr
+      cur, gerr = self:get(api_version, kind, name, { namespace = ns })
+      if not cur and not errors.is(gerr, "NotFound") then return nil, gerr end
+      shared.after_read(token, cur and cur.metadata.resourceVersion or nil)
+    end
     if o.deleted then
       if test(cur) then return true end
     elseif cur then

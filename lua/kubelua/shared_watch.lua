@@ -40,16 +40,75 @@ end
 
 local function key(namespace, name) return (namespace or "") .. "/" .. name end
 
--- Wakes the waits in set; with obj, not those whose last read saw this very
--- version (the event of a change the read already showed: resourceVersions
--- are compared only for equality, which is all their opacity allows).
-local function flag(set, obj)
+-- the last version delivered of the last RECENT keys (bounded: memory stays
+-- flat), for a wait whose object's event came before it registered
+local RECENT = 1024
+local function remember(sw, k, rv)
+  local recent = sw.recent
+  if recent[k] == nil then
+    local old = sw.ring[sw.ring_at]
+    if old ~= nil then recent[old] = nil end
+    sw.ring[sw.ring_at] = k
+    sw.ring_at = sw.ring_at % RECENT + 1
+  end
+  recent[k] = rv
+end
+
+-- Wakes the waits in set for an event (etype, obj) of their object, or for
+-- a resync (obj nil: every wait reads again). A key's events come in order,
+-- and resourceVersions are compared only for equality (all their opacity
+-- allows): the event carrying the version a wait's last read saw
+-- (token.rv) wakes nobody, but shows the stream has caught up with that
+-- read (token.synced), so each later event is newer than the read and the
+-- wait takes its object (token.event) instead of reading again. Events that
+-- come while the wait reads (token.reading) are kept for it to judge
+-- against the version it gets (M.after_read), as is the last version the
+-- stream had delivered of the key when the read began (sw.recent).
+local function flag(set, obj, etype)
   local rv = obj and obj.metadata.resourceVersion
   for token in pairs(set) do
-    if rv == nil or rv ~= token.rv then
+    if token.reading then
+      local during = token.during
+      during[#during + 1] = rv ~= nil and { type = etype, object = obj, rv = rv } or false
+    elseif rv ~= nil and rv == token.rv then
+      token.synced = true
+    else
+      if rv ~= nil and token.synced then
+        token.event = { type = etype, object = obj }
+      else
+        token.event, token.synced = nil, false
+      end
       token.flagged = true
       async.unpark(token)
     end
+  end
+end
+
+--- Before a wait reads its object: events from now on are kept.
+function M.before_read(token)
+  token.reading, token.during = true, {}
+  token.event, token.synced, token.flagged = nil, false, false
+  token.before = token.sw.recent[token.key]
+end
+
+--- After the read (rv: the version it got, nil when not found): the events
+--- that came meanwhile are judged against it. Returns with token.flagged
+--- true when the wait must look again (token.event: the newer object, or
+--- nil to read again).
+function M.after_read(token, rv)
+  local during = token.during
+  token.reading, token.during, token.rv = false, nil, rv
+  -- 0: the stream had delivered this version before the read began
+  local at = (rv ~= nil and token.before == rv) and 0 or nil
+  for i, e in ipairs(during) do
+    if not e then at = nil break end -- a resync: read again
+    if rv ~= nil and e.rv == rv then at = i end
+  end
+  if at then
+    token.synced = true
+    if at < #during then token.event, token.flagged = during[#during], true end
+  elseif #during > 0 then
+    token.flagged = true
   end
 end
 
@@ -63,16 +122,21 @@ end
 --- field_selector.
 function M.new(c, api_version, kind, info, namespace, opts)
   local sw = setmetatable({ info = info, namespace = namespace, keys = {},
+    recent = {}, ring = {}, ring_at = 1,
     what = info.name .. (namespace and (" in namespace " .. namespace) or "") }, SharedWatch)
   sw.task = async.background(function()
     local ok, res, err = pcall(c.watch, c, api_version, kind, { namespace = namespace or "",
       label_selector = opts.label_selector, field_selector = opts.field_selector,
       _forget = true }, function(etype, obj)
-        if etype == "RESYNC" then
+        if etype == "RESYNC" then -- a fresh start: what was delivered before tells nothing
+          sw.recent, sw.ring, sw.ring_at = {}, {}, 1
           sw:_flag_all()
         elseif type(obj) == "table" and type(obj.metadata) == "table" then
-          local set = sw.keys[key(obj.metadata.namespace, tostring(obj.metadata.name))]
-          if set then flag(set, obj) end
+          local k = key(obj.metadata.namespace, tostring(obj.metadata.name))
+          local set = sw.keys[k]
+          if set then flag(set, obj, etype) end
+          local rv = obj.metadata.resourceVersion
+          if rv ~= nil then remember(sw, k, rv) end
         end
       end)
     if not ok then err = errors.new("api", tostring(res)) end
@@ -89,7 +153,8 @@ function SharedWatch:covers(info, namespace)
 end
 
 --- Registers a wait on namespace/name; close the token (<close>) when done.
---- The wait sets token.rv to the resourceVersion its last read saw.
+--- Its reads go between M.before_read and M.after_read; it takes
+--- token.event, when set, as a newer read.
 function SharedWatch:register(namespace, name)
   local k = key(namespace, name)
   local token = setmetatable({ sw = self, key = k, flagged = false }, Token)

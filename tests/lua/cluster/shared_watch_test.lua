@@ -33,6 +33,7 @@ t.test("twenty waits in parallel share one watch, and each gets its object", fun
   assert(c:create{ apiVersion = "v1", kind = "Namespace", metadata = { name = ns } })
   local mark = h.mark()
   local sw = assert(c:shared_watch("v1", "ConfigMap", { namespace = ns }))
+  async.run(function() async.sleep(0.2) end) -- the watch has started (its resync is done)
   local names = {}
   for i = 1, 20 do names[i] = "cm-" .. i end
   local results, errs
@@ -56,6 +57,18 @@ t.test("twenty waits in parallel share one watch, and each gets its object", fun
   end
   local seen = watches_since(mark, sw)
   t.eq(#seen, 1, "one watch for twenty waits: " .. table.concat(seen, " "))
+  -- each wait read its object twice: not there yet, then as created; the
+  -- change to ready came on the watch, newer than that read, and was taken
+  -- as it came (no third read)
+  local reads = {}
+  for _, r in ipairs(h.requests(mark)) do
+    local name = r.method == "GET" and r.path:match("^/api/v1/namespaces/"
+      .. ns:gsub("%-", "%%-") .. "/configmaps/(cm%-%d+)$")
+    if name then reads[name] = (reads[name] or 0) + 1 end
+  end
+  for _, name in ipairs(names) do
+    t.ok((reads[name] or 0) >= 1 and reads[name] <= 2, name .. " read " .. tostring(reads[name]))
+  end
   t.contains(seen[1], "/api/v1/namespaces/" .. ns .. "/configmaps?")
   t.ok(not seen[1]:find("metadata.name", 1, true), "not a per-object watch: " .. seen[1])
 end)
