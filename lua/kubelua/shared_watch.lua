@@ -9,15 +9,18 @@
 --     { field_selector = "type=kubernetes.io/service-account-token" })
 --   c:wait("v1", "Secret", name, { namespace = ns, until_ = filled, watch = secrets })
 --
--- It keeps no objects, so memory stays flat however many it sees: a wait
--- registers its key, reads the object, and reads it again whenever the
--- watch reports a change of that key. A change after that read is always
--- reported (the watch resumes from its last resourceVersion; when it
--- (re)starts from a fresh one, every registered wait reads again), so none
--- is missed whatever the watch's lag, and resourceVersions, which are
--- opaque, are never compared. The watch must select the objects waited on
--- (its namespace, label and field selectors). If it fails for good (e.g.
--- 403: no cluster-wide watch), the waits go on with watches of their own.
+-- It keeps no objects, only the last version of its last 1024 keys, so
+-- memory stays flat however many it sees: a wait registers its key and
+-- reads the object; a change after that read is always reported (the
+-- watch resumes from its last resourceVersion; when it (re)starts from a
+-- fresh one, every registered wait reads again), so none is missed
+-- whatever the watch's lag. Once the stream has delivered the version the
+-- wait read, later events are newer and the wait takes their object as it
+-- comes; before that, an event makes it read again (resourceVersions,
+-- opaque, are only compared for equality). The watch must select the
+-- objects waited on (its namespace, label and field selectors). If it
+-- fails for good (e.g. 403: no cluster-wide watch), the waits go on with
+-- watches of their own.
 local async = require "kubelua.async"
 local errors = require "kubelua.errors"
 
