@@ -1,4 +1,4 @@
--- luacheck: globals wrk init request response setup done
+-- luacheck: globals wrk init request response setup done namespaces
 -- wrk script: kubesim's ceiling on the batch case's request mix, over one
 -- reused connection (tests/bench/run runs it as wrk -t1 -c1 over TLS).
 -- Per namespace, the six requests tests/bench/batch.lua sends, with the
@@ -21,7 +21,7 @@ local checked = false
 local prefix
 local n, step = 0, 0
 local sa_token -- the filled Secret's token, decoded
-namespaces = 0 -- luacheck: ignore (a global: done() reads it through thread:get)
+namespaces = 0 -- a global: done() reads it through thread:get
 
 -- base64 (the Secret's data.token) in whole 4-character groups: 3 bytes each
 local B64 = {}
