@@ -1,8 +1,10 @@
 #!/bin/bash
 # The tutorial (/work/shared/tutorial.txt, "How to Create Kubernetes Service
 # Account and Long Lived Token") as its reader runs it: its own kubectl
-# commands, verbatim and in order, with its manifests as heredocs. The peer of
-# `kubelua scripts/tutorial.lua` in tests/bench/run's tutorial case.
+# commands, verbatim and in order, its manifests from scripts/manifests/ (the
+# tutorial's bytes, tests/lua/tutorial_manifests_test.lua) on stdin as its
+# heredocs would be. The peer of `kubelua scripts/tutorial.lua` in
+# tests/bench/run's tutorial case.
 #
 #   KUBECONFIG=... KUBESIM_DIR=... tests/bench/tutorial_kubectl.sh
 #
@@ -17,6 +19,7 @@ if [[ ! -r $ca_file ]]; then
   echo "tutorial_kubectl.sh: no CA file (set CA_FILE or KUBESIM_DIR)" >&2
   exit 2
 fi
+manifests=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../scripts/manifests" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
@@ -25,80 +28,18 @@ cd "$work"
 kubectl create namespace devops-tools
 kubectl create serviceaccount api-service-account -n devops-tools
 
-# Step 2: the ClusterRole
-cat <<EOF | kubectl apply -f -
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata:
-  name: api-cluster-role
-  namespace: devops-tools
-rules:
-  - apiGroups:
-        - ""
-        - apps
-        - autoscaling
-        - batch
-        - extensions
-        - policy
-        - rbac.authorization.k8s.io
-    resources:
-      - pods
-      - componentstatuses
-      - configmaps
-      - daemonsets
-      - deployments
-      - events
-      - endpoints
-      - horizontalpodautoscalers
-      - ingress
-      - jobs
-      - limitranges
-      - namespaces
-      - nodes
-      - pods
-      - persistentvolumes
-      - persistentvolumeclaims
-      - resourcequotas
-      - replicasets
-      - replicationcontrollers
-      - serviceaccounts
-      - services
-    verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
-EOF
+# Step 2: the ClusterRole (the tutorial: cat <<EOF | kubectl apply -f -)
+kubectl apply -f - <"$manifests/clusterrole.yaml"
 
-# Step 3: the ClusterRoleBinding
-cat <<EOF | kubectl apply -f -
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata:
-  name: api-cluster-role-binding
-subjects:
-- namespace: devops-tools 
-  kind: ServiceAccount
-  name: api-service-account 
-roleRef:
-  apiGroup: rbac.authorization.k8s.io
-  kind: ClusterRole
-  name: api-cluster-role 
-EOF
+# Step 3: the ClusterRoleBinding (the same)
+kubectl apply -f - <"$manifests/clusterrolebinding.yaml"
 
 # Step 4: validate with can-i
 kubectl auth can-i get pods --as=system:serviceaccount:devops-tools:api-service-account
 kubectl auth can-i delete deployments --as=system:serviceaccount:devops-tools:api-service-account
 
 # Step 5: the token Secret, from sa-token.yaml
-cat >sa-token.yaml <<EOF
-apiVersion: v1
-kind: Secret
-type: kubernetes.io/service-account-token
-metadata:
-  name: api-service-account-token
-  namespace: devops-tools
-  annotations:
-    kubernetes.io/service-account.name: api-service-account
-EOF
+cp "$manifests/sa-token.yaml" sa-token.yaml
 kubectl apply -f sa-token.yaml
 
 # the token controller fills the Secret asynchronously: retry (at most 100

@@ -3,6 +3,8 @@
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/e2e/lib.sh
 . "$here/lib.sh"
+# the tutorial's manifests, its own bytes (tests/lua/tutorial_manifests_test.lua)
+manifests="$here/../../scripts/manifests"
 
 out=$(kubectl create namespace devops-tools 2>&1)
 expect_eq "create namespace" "namespace/devops-tools created" "$out"
@@ -10,61 +12,12 @@ expect_eq "create namespace" "namespace/devops-tools created" "$out"
 out=$(kubectl create serviceaccount api-service-account -n devops-tools 2>&1)
 expect_eq "create serviceaccount" "serviceaccount/api-service-account created" "$out"
 
-sa_manifest() {
-cat <<EOF2
-apiVersion: v1
-kind: ServiceAccount
-metadata:
-  name: api-service-account
-  namespace: devops-tools
-EOF2
-}
+sa_manifest() { cat "$manifests/serviceaccount.yaml"; }
 # the SA exists without last-applied: apply warns and patches the annotation in ("configured")
 out=$(sa_manifest | kubectl apply -f - 2>/dev/null)
 expect_eq "apply serviceaccount over create" "serviceaccount/api-service-account configured" "$out"
 
-cr_manifest() {
-cat <<EOF2
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata:
-  name: api-cluster-role
-  namespace: devops-tools
-rules:
-  - apiGroups:
-        - ""
-        - apps
-        - autoscaling
-        - batch
-        - extensions
-        - policy
-        - rbac.authorization.k8s.io
-    resources:
-      - pods
-      - componentstatuses
-      - configmaps
-      - daemonsets
-      - deployments
-      - events
-      - endpoints
-      - horizontalpodautoscalers
-      - ingress
-      - jobs
-      - limitranges
-      - namespaces
-      - nodes
-      - pods
-      - persistentvolumes
-      - persistentvolumeclaims
-      - resourcequotas
-      - replicasets
-      - replicationcontrollers
-      - serviceaccounts
-      - services
-    verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
-EOF2
-}
+cr_manifest() { cat "$manifests/clusterrole.yaml"; }
 out=$(cr_manifest | kubectl apply -f - 2>&1)
 expect_eq "apply clusterrole" "clusterrole.rbac.authorization.k8s.io/api-cluster-role created" "$out"
 
@@ -72,23 +25,7 @@ out=$(kubectl api-resources 2>&1)
 expect_match "api-resources lists endpoints" "^endpoints +ep +v1 +true +Endpoints" "$(printf '%s\n' "$out" | grep '^endpoints')"
 expect_match "api-resources lists clusterroles" "^clusterroles +rbac.authorization.k8s.io/v1 +false +ClusterRole" "$(printf '%s\n' "$out" | grep '^clusterroles ')"
 
-crb_manifest() {
-cat <<EOF2
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata:
-  name: api-cluster-role-binding
-subjects:
-- namespace: devops-tools 
-  kind: ServiceAccount
-  name: api-service-account 
-roleRef:
-  apiGroup: rbac.authorization.k8s.io
-  kind: ClusterRole
-  name: api-cluster-role 
-EOF2
-}
+crb_manifest() { cat "$manifests/clusterrolebinding.yaml"; }
 out=$(crb_manifest | kubectl apply -f - 2>&1)
 expect_eq "apply clusterrolebinding" "clusterrolebinding.rbac.authorization.k8s.io/api-cluster-role-binding created" "$out"
 
@@ -97,16 +34,7 @@ expect_eq "can-i get pods" "yes" "$out"
 out=$(kubectl auth can-i delete deployments --as=system:serviceaccount:devops-tools:api-service-account 2>&1)
 expect_eq "can-i delete deployments" "yes" "$out"
 
-cat > "$KUBESIM_DIR/sa-token.yaml" <<EOF2
-apiVersion: v1
-kind: Secret
-type: kubernetes.io/service-account-token
-metadata:
-  name: api-service-account-token
-  namespace: devops-tools
-  annotations:
-    kubernetes.io/service-account.name: api-service-account
-EOF2
+cp "$manifests/sa-token.yaml" "$KUBESIM_DIR/sa-token.yaml"
 out=$(kubectl apply -f "$KUBESIM_DIR/sa-token.yaml" 2>&1)
 expect_eq "apply token secret" "secret/api-service-account-token created" "$out"
 

@@ -67,6 +67,17 @@ function M.raises(pattern, fn, ...)
   end
 end
 
+--- The repository's root directory (this file is tests/lua/testlib.lua).
+M.root = debug.getinfo(1, "S").source:match("^@(.*)/tests/lua/[^/]*$") or "."
+
+--- The contents of a file, path relative to the repository's root.
+function M.read(path)
+  local f = assert(io.open(M.root .. "/" .. path, "rb"))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
 function M.run()
   local passed, failed = 0, 0
   for _, c in ipairs(cases) do

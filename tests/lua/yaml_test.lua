@@ -383,57 +383,14 @@ t.test("misuse raises", function()
   t.raises("bad argument #1", yaml.encode)
 end)
 
--- The tutorial's manifests (../shared/tutorial.txt), verbatim, as
--- `kubectl apply -f` reads them.
+-- The tutorial's manifests (scripts/manifests/, the tutorial's own bytes:
+-- tests/lua/tutorial_manifests_test.lua), as `kubectl apply -f` reads them.
 local tutorial = {
-  { [[
-apiVersion: v1
-kind: ServiceAccount
-metadata:
-  name: api-service-account
-  namespace: devops-tools
-]], { apiVersion = "v1", kind = "ServiceAccount",
+  { t.read("scripts/manifests/serviceaccount.yaml"),
+    { apiVersion = "v1", kind = "ServiceAccount",
       metadata = { name = "api-service-account", namespace = "devops-tools" } } },
-  { [[
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata:
-  name: api-cluster-role
-  namespace: devops-tools
-rules:
-  - apiGroups:
-        - ""
-        - apps
-        - autoscaling
-        - batch
-        - extensions
-        - policy
-        - rbac.authorization.k8s.io
-    resources:
-      - pods
-      - componentstatuses
-      - configmaps
-      - daemonsets
-      - deployments
-      - events
-      - endpoints
-      - horizontalpodautoscalers
-      - ingress
-      - jobs
-      - limitranges
-      - namespaces
-      - nodes
-      - pods
-      - persistentvolumes
-      - persistentvolumeclaims
-      - resourcequotas
-      - replicasets
-      - replicationcontrollers
-      - serviceaccounts
-      - services
-    verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
-]], { apiVersion = "rbac.authorization.k8s.io/v1", kind = "ClusterRole",
+  { t.read("scripts/manifests/clusterrole.yaml"),
+    { apiVersion = "rbac.authorization.k8s.io/v1", kind = "ClusterRole",
       metadata = { name = "api-cluster-role", namespace = "devops-tools" },
       rules = arr({
         apiGroups = arr("", "apps", "autoscaling", "batch", "extensions", "policy",
@@ -445,26 +402,15 @@ rules:
           "services"),
         verbs = arr("get", "list", "watch", "create", "update", "patch", "delete"),
       }) } },
-  { "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n" ..
-    "  name: api-cluster-role-binding\nsubjects:\n- namespace: devops-tools \n" ..
-    "  kind: ServiceAccount\n  name: api-service-account \nroleRef:\n" ..
-    "  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: api-cluster-role \n",
+  { t.read("scripts/manifests/clusterrolebinding.yaml"),
     { apiVersion = "rbac.authorization.k8s.io/v1", kind = "ClusterRoleBinding",
       metadata = { name = "api-cluster-role-binding" },
       subjects = arr({ namespace = "devops-tools", kind = "ServiceAccount",
         name = "api-service-account" }),
       roleRef = { apiGroup = "rbac.authorization.k8s.io", kind = "ClusterRole",
         name = "api-cluster-role" } } },
-  { [[
-apiVersion: v1
-kind: Secret
-type: kubernetes.io/service-account-token
-metadata:
-  name: api-service-account-token
-  namespace: devops-tools
-  annotations:
-    kubernetes.io/service-account.name: api-service-account
-]], { apiVersion = "v1", kind = "Secret", type = "kubernetes.io/service-account-token",
+  { t.read("scripts/manifests/sa-token.yaml"),
+    { apiVersion = "v1", kind = "Secret", type = "kubernetes.io/service-account-token",
       metadata = { name = "api-service-account-token", namespace = "devops-tools",
         annotations = { ["kubernetes.io/service-account.name"] = "api-service-account" } } } },
 }
