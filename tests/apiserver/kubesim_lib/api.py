@@ -199,6 +199,29 @@ class API:
         return obj
 
     # ---- create ----
+    def _admit_new(self, res, ns, name, obj, user):
+        """What every new object passes, by POST or by server-side apply: namespace and CRD
+        admission, name validation, a new uid and creation time, defaults, validation and the
+        RBAC escalation check."""
+        md = obj["metadata"]
+        self._admit_namespace(res, ns, name)
+        if res.custom:
+            self._admit_custom(res)
+        errs = kinds.validate_name(res, name)
+        if errs:
+            raise E.invalid(res.kind, res.group, name, errs)
+        md["uid"] = str(uuid.uuid4())
+        md["creationTimestamp"] = now()
+        if res.generation:
+            md["generation"] = 1
+        if res.status_sub and res.kind != "Namespace":
+            obj.pop("status", None)
+        kinds.default(res, obj)
+        errs = kinds.validate(res, obj)
+        if errs:
+            raise E.invalid(res.kind, res.group, name, errs)
+        self._escalation(res, obj, user)
+
     def create(self, res, ns, body, query, user, user_agent, warnings=None, owned=False):
         dry = dry_run(query)
         if warnings is not None:
@@ -211,24 +234,8 @@ class API:
         if not md.get("name") and md.get("generateName"):
             md["name"] = md["generateName"] + _gen_suffix()
         name = md.get("name", "")
-        self._admit_namespace(res, ns, name)
-        if res.custom:
-            self._admit_custom(res)
-        errs = kinds.validate_name(res, name)
-        if errs:
-            raise E.invalid(res.kind, res.group, name, errs)
         _strip_meta(md)
-        md["uid"] = str(uuid.uuid4())
-        md["creationTimestamp"] = now()
-        if res.generation:
-            md["generation"] = 1
-        if res.status_sub and res.kind != "Namespace":
-            obj.pop("status", None)
-        kinds.default(res, obj)
-        errs = kinds.validate(res, obj)
-        if errs:
-            raise E.invalid(res.kind, res.group, name, errs)
-        self._escalation(res, obj, user)
+        self._admit_new(res, ns, name, obj, user)
         md.pop("managedFields", None)
         fields.track_update(None, obj, field_manager(query, user_agent), res.api_version, md["creationTimestamp"])
         if dry:
@@ -470,23 +477,7 @@ class API:
         obj = self._typed(res, obj, owned=True)
         md = obj["metadata"]
         name = md["name"]
-        self._admit_namespace(res, ns, name)
-        if res.custom:
-            self._admit_custom(res)
-        errs = kinds.validate_name(res, name)
-        if errs:
-            raise E.invalid(res.kind, res.group, name, errs)
-        md["uid"] = str(uuid.uuid4())
-        md["creationTimestamp"] = now()
-        if res.generation:
-            md["generation"] = 1
-        if res.status_sub and res.kind != "Namespace":
-            obj.pop("status", None)
-        kinds.default(res, obj)
-        errs = kinds.validate(res, obj)
-        if errs:
-            raise E.invalid(res.kind, res.group, name, errs)
-        self._escalation(res, obj, user)
+        self._admit_new(res, ns, name, obj, user)
         if dry:
             return normalize(obj)
         return self.store.create(res, obj)
