@@ -20,12 +20,7 @@ local FULL = FIX .. "/full.yaml"
 local ERRS = FIX .. "/errors.yaml"
 local q = credentials.shell_quote
 
-local function slurp(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local slurp = t.read
 
 local function spit(path, data)
   local f = assert(io.open(path, "wb"))

@@ -70,9 +70,11 @@ end
 --- The repository's root directory (this file is tests/lua/testlib.lua).
 M.root = debug.getinfo(1, "S").source:match("^@(.*)/tests/lua/[^/]*$") or "."
 
---- The contents of a file, path relative to the repository's root.
+--- The contents of a file: an absolute path, or one relative to the
+--- repository's root.
 function M.read(path)
-  local f = assert(io.open(M.root .. "/" .. path, "rb"))
+  if path:sub(1, 1) ~= "/" then path = M.root .. "/" .. path end
+  local f = assert(io.open(path, "rb"))
   local s = f:read("a")
   f:close()
   return s

@@ -9,12 +9,7 @@ M.kubeconfig = os.getenv("KUBECONFIG")
 M.root = os.getenv("KUBELUA_ROOT") or "."
 M.kubelua = os.getenv("KUBELUA") or arg[-1]
 
-function M.read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+M.read = require("testlib").read
 
 function M.write(path, s, mode)
   local f = assert(io.open(path, "wb"))

@@ -14,12 +14,7 @@ local KUBECONFIG = DIR .. "/kubeconfig"
 local CA = DIR .. "/ca.crt"
 local q = credentials.shell_quote
 
-local function slurp(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local slurp = t.read
 
 local function spit(path, data, mode)
   local f = assert(io.open(path, "wb"))

@@ -8,12 +8,7 @@ local cjson = require "cjson"
 local dir = assert(os.getenv("KUBESIM_DIR"), "run under tests/with-kubesim")
 local server = assert(os.getenv("KUBESIM_URL"))
 
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local read = t.read
 
 local token = read(dir .. "/admin.token"):gsub("%s+$", "")
 local ca = read(dir .. "/ca.crt")
