@@ -20,6 +20,14 @@ local function get(opts)
   return resp
 end
 
+-- req on multi m until done (at most 10 s); its response
+local function run_on(m, req)
+  m:add(req)
+  local deadline = http.now() + 10
+  while not req:done() and http.now() < deadline do m:wait(1000) end
+  return assert(req:response())
+end
+
 local function echoed(resp)
   t.eq(resp.status, 200, "status")
   local e = cjson.decode(resp.body)
@@ -356,12 +364,7 @@ t.test("stream: closing a stream keeps the pooled keep-alive connection", functi
   -- a watch is stopped by closing its connection: it must not be the pooled
   -- one, or the next request pays a new TLS handshake
   local m = http.multi()
-  local function run(req)
-    m:add(req)
-    local deadline = http.now() + 10
-    while not req:done() and http.now() < deadline do m:wait(1000) end
-    return assert(req:response())
-  end
+  local function run(req) return run_on(m, req) end
   local first = run(http.request{ url = echo.https .. "/echo?i=1", ca_data = echo.ca })
   t.eq(first.new_connection, true)
   local conn = cjson.decode(first.body).conn
@@ -525,12 +528,7 @@ else
 
   t.test("HTTP/2: a stream shares the connection (closing it resets only its stream)", function()
     local m = http.multi()
-    local function run(req)
-      m:add(req)
-      local deadline = http.now() + 10
-      while not req:done() and http.now() < deadline do m:wait(1000) end
-      return assert(req:response())
-    end
+    local function run(req) return run_on(m, req) end
     t.eq(run(http.request{ url = h2 .. "/hello.txt", ca_data = echo.ca }).new_connection, true)
     local s = http.request{ url = h2 .. "/hello.txt", ca_data = echo.ca, stream = true }
     local resp = run(s)
