@@ -19,6 +19,10 @@ expect_out_has "team-7      api-service-account   api-cluster-role   rolebinding
 check "batch of 200: progress lines when not on a terminal" $([ "$(printf '%s\n' "$err" | grep -c '^\[[0-9]*/200\] team-[0-9]* ok$')" = 200 ]; echo $?)
 check "batch of 200: 200 namespaces labelled managed-by=kubelua" $([ "$(managed namespaces)" = 200 ]; echo $?)
 check "batch of 200: 200 token Secrets filled" $([ "$(kubectl get secrets -A --field-selector type=kubernetes.io/service-account-token -o jsonpath='{range .items[*]}{.data.token}{"\n"}{end}' | grep -c .)" = 200 ]; echo $?)
+# the token waits share one watch (kubesim logs a watch when it ends: bounded wait)
+watches() { grep -c '"verb":"watch"' "$KUBESIM_DIR/requests.jsonl"; }
+for _ in $(seq 30); do [ "$(watches)" -ge 1 ] && break; sleep 0.1; done
+check "batch of 200: the token waits shared one watch" $([ "$(watches)" = 1 ]; echo $?) "$(watches) watches"
 check "batch of 200: 200 kubeconfigs, all 0600" $([ "$(find "$tmp/kc" -name '*.kubeconfig' -perm 600 | wc -l)" = 200 ]; echo $?)
 check "batch: the kubeconfig directory is 0700" $([ "$(mode "$tmp/kc")" = 700 ]; echo $?)
 run kubectl --kubeconfig "$tmp/kc/team-42.kubeconfig" auth whoami -o jsonpath='{.status.userInfo.username}'
@@ -80,6 +84,7 @@ expect_out "yes" "YAML file: the cluster-wide account reaches every namespace"
 # ---- --cluster-wide and --role for --count, the tutorial's write access warned about
 run_script batch.lua --count 1 --prefix cw --cluster-wide
 expect_rc 0 "--cluster-wide: exit 0"
+expect_out_has "1 namespace: 1 ready (1 created, 0 configured, 0 unchanged), 0 failed, in " "--count 1: the summary says 1 namespace"
 expect_out_has "clusterrolebinding/cw-1-api-cluster-role-binding   created" "--cluster-wide: a ClusterRoleBinding per namespace"
 expect_err_has "warning: ClusterRoleBinding <namespace>-api-cluster-role-binding gives api-cluster-role the verbs create, update, patch, delete" "--cluster-wide: the write-access trap is warned about"
 run kubectl auth can-i delete pods -n kube-system --as system:serviceaccount:cw-1:api-service-account
