@@ -192,10 +192,15 @@ t.test("service_account_token: the tutorial's long-lived token, done right", fun
   local as = connect_as_token(r.token)
   t.eq(assert(as:whoami()).username, SA_USER)
   t.ok(#assert(as:list("v1", "Namespace")) >= 5, "lists namespaces")
-  -- idempotent: the same Secret, the same token
+  -- idempotent: the same Secret, the same token; read already filled, it
+  -- is not waited on (no list, no watch of secrets)
+  local mark = h.mark()
   local again = assert(c:service_account_token(NS, SA,
     { secret_name = "api-service-account-token" }))
   t.eq(again.token, r.token)
+  for _, req in ipairs(h.requests(mark)) do
+    t.ok(req.verb ~= "list" and req.verb ~= "watch", "no wait: " .. req.verb .. " " .. req.path)
+  end
   -- default secret name
   local d = assert(c:service_account_token(NS, SA))
   t.eq(d.secret, SA .. "-token")
